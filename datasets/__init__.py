@@ -1,0 +1,3 @@
+"""Built-in datasets (installed as ``uebench.datasets``)."""
+
+BUILTIN_MODULES = ("brats_mni", "abdomen_phantom", "spheres", "decathlon")

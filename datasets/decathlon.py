@@ -1,0 +1,182 @@
+"""``decathlon:PATH``: any folder in Medical Segmentation Decathlon or nnU-Net v2 layout.
+
+``dataset.json`` plus ``imagesTr``/``labelsTr``. MSD folders list their cases under
+``training`` (read with MONAI's ``load_decathlon_datalist``; 4D or 3D images); nnU-Net v2
+folders have per-channel files ``CASE_0000.nii.gz`` ... and no list, so cases are taken from
+``labelsTr``. Every file is checked (readable, inside the folder, finite, image/label shapes
+equal, labels declared in dataset.json) and any failure names the file. Images are reoriented
+to RAS, normalised (CT: window 50/400 HU; other modalities: z-score over non-zero voxels,
+clip +-5, map to [0, 1]), resized to the preset's cube and stored as ``[C, D, H, W]`` with D
+the axial (superior-inferior) axis. Label values are mapped to 0..K in increasing order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import torch
+from monai.data import load_decathlon_datalist
+from monai.transforms import LoadImage, NormalizeIntensity, Orientation, Resize, ScaleIntensityRange
+from tqdm.auto import tqdm
+
+from uebench.core import Case, Dataset, Preset
+from uebench.registry import register_dataset
+
+RAS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))
+
+
+class DecathlonError(ValueError):
+    """A problem with a decathlon folder; the message names the offending file."""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise DecathlonError(f"{path}: missing (a decathlon folder needs dataset.json)")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DecathlonError(f"{path}: not valid JSON ({error})") from None
+
+
+def _label_values(meta: dict[str, Any], path: Path) -> tuple[list[int], list[str]]:
+    """Declared label values (sorted) and the names of the foreground ones."""
+    labels = meta.get("labels")
+    if not isinstance(labels, dict) or not labels:
+        raise DecathlonError(f"{path}: 'labels' must be a non-empty mapping")
+    try:
+        if all(str(k).isdigit() for k in labels):  # MSD: {"0": "background", ...}
+            pairs = sorted((int(k), str(v)) for k, v in labels.items())
+        else:  # nnU-Net v2: {"background": 0, ...}
+            pairs = sorted((int(v), str(k)) for k, v in labels.items())
+    except (TypeError, ValueError):
+        raise DecathlonError(f"{path}: label values must be integers") from None
+    values = [v for v, _ in pairs]
+    if 0 not in values:
+        raise DecathlonError(f"{path}: labels must declare the background value 0")
+    return values, [name for v, name in pairs if v != 0]
+
+
+@register_dataset("decathlon")
+class DecathlonFolder(Dataset):
+    """A local MSD / nnU-Net folder, resampled to the preset's cube."""
+
+    version = "1"
+
+    def __init__(self, path: str) -> None:
+        self.root = Path(path).expanduser().resolve()
+        if not self.root.is_dir():
+            raise DecathlonError(f"{self.root}: not a folder")
+        self.meta_path = self.root / "dataset.json"
+        self.meta = _read_json(self.meta_path)
+        self.label_values, names = _label_values(self.meta, self.meta_path)
+        self.class_names = tuple(names)
+        channels = self.meta.get("modality") or self.meta.get("channel_names") or {"0": "image"}
+        self.modalities = tuple(str(channels[k]) for k in sorted(channels, key=int))
+        self.entries = self._entries()
+
+    def _inside(self, path: Path) -> Path:
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(self.root):
+            raise DecathlonError(f"{path}: escapes the dataset folder {self.root}")
+        if not resolved.is_file():
+            raise DecathlonError(f"{resolved}: missing")
+        return resolved
+
+    def _entries(self) -> list[dict[str, Any]]:
+        if "training" in self.meta:
+            listed = load_decathlon_datalist(self.meta_path, True, "training", base_dir=self.root)
+            entries = []
+            for item in listed:
+                images = item["image"] if isinstance(item["image"], list) else [item["image"]]
+                images = [self._inside(Path(p)) for p in images]
+                entries.append({"id": _case_id(images[0]), "image": images,
+                                "label": self._inside(Path(item["label"]))})
+            return entries
+        ending = self.meta.get("file_ending", ".nii.gz")
+        entries = []
+        for label in sorted((self.root / "labelsTr").glob(f"*{ending}")):
+            case = label.name[: -len(ending)]
+            images = [self._inside(self.root / "imagesTr" / f"{case}_{c:04d}{ending}")
+                      for c in range(len(self.modalities))]
+            entries.append({"id": case, "image": images, "label": self._inside(label)})
+        if not entries:
+            raise DecathlonError(f"{self.root / 'labelsTr'}: no label files ending in {ending}")
+        return entries
+
+    def identity(self) -> dict[str, Any]:
+        files = [p for e in self.entries for p in (*e["image"], e["label"])]
+        stamps = [(str(p.relative_to(self.root)), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in files]
+        return {"name": self.name, "version": self.version, "root": str(self.root),
+                "files": stamps}
+
+    def build(self, preset: Preset, seed: int) -> list[Case]:
+        return [self.load_case(entry, preset.volume_size)
+                for entry in tqdm(self.entries, desc=f"decathlon: reading {self.root.name}",
+                                  leave=False)]
+
+    def load_case(self, entry: dict[str, Any], size: int) -> Case:
+        """Read, check, normalise and resize one case."""
+        image = _read(entry["image"])
+        label = _read([entry["label"]])
+        if image.shape[1:] != label.shape[1:]:
+            raise DecathlonError(
+                f"{entry['label']}: label shape {tuple(label.shape[1:])} differs from image "
+                f"shape {tuple(image.shape[1:])} ({entry['image'][0].name})"
+            )
+        if not torch.isfinite(image).all():
+            raise DecathlonError(f"{entry['image'][0]}: image has NaN or Inf intensities")
+        found = np.unique(label.numpy()).astype(np.int64)
+        undeclared = sorted(set(found.tolist()) - set(self.label_values))
+        if undeclared:
+            raise DecathlonError(
+                f"{entry['label']}: label values {undeclared} are not declared in dataset.json"
+            )
+        reorient = Orientation("RAS", labels=RAS_LABELS)
+        image, label = reorient(image), reorient(label)
+        spacing = nib.affines.voxel_sizes(image.affine.numpy())[::-1]
+        extent = np.asarray(image.shape[1:][::-1]) * spacing
+        image = self._normalise(image.float())
+        image = Resize((size,) * 3, mode="trilinear")(image).numpy()
+        label = Resize((size,) * 3, mode="nearest")(label.float()).numpy()[0]
+        lookup = np.zeros(max(self.label_values) + 1, np.uint8)
+        lookup[self.label_values] = np.arange(len(self.label_values))
+        return Case(
+            entry["id"],
+            np.ascontiguousarray(image.transpose(0, 3, 2, 1), dtype=np.float32),
+            lookup[np.rint(label).astype(np.int64).transpose(2, 1, 0)],
+            tuple(float(e / size) for e in extent),
+        )
+
+    def _normalise(self, image: torch.Tensor) -> torch.Tensor:
+        channels = []
+        for c, modality in enumerate(self.modalities):
+            channel = image[c : c + 1]
+            if modality.upper() == "CT":
+                channel = ScaleIntensityRange(-150.0, 250.0, 0.0, 1.0, clip=True)(channel)
+            else:
+                z = NormalizeIntensity(nonzero=True)(channel)
+                channel = torch.where(channel != 0, (z.clamp(-5, 5) + 5) / 10, 0.0)
+            channels.append(torch.as_tensor(channel))
+        return torch.cat(channels)
+
+
+def _case_id(path: Path) -> str:
+    name = path.name
+    for ending in (".nii.gz", ".nii"):
+        if name.endswith(ending):
+            return name[: -len(ending)]
+    return path.stem
+
+
+def _read(paths: list[Path]) -> torch.Tensor:
+    """Channel-first MetaTensor from one 4D/3D file or per-channel 3D files (nibabel)."""
+    loader = LoadImage(reader="NibabelReader", ensure_channel_first=True, image_only=True)
+    try:
+        return loader([str(p) for p in paths] if len(paths) > 1 else str(paths[0]))
+    except Exception as error:
+        raise DecathlonError(f"{paths[0]}: cannot be read as NIfTI ({error})") from None

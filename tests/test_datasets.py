@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from uebench import registry
+from uebench.data import fingerprint, load_cases, resolve_dataset, split_cases
+from uebench.store import StageCache
+
+
+@pytest.mark.parametrize("name,channels,classes", [
+    ("brats-mni", 4, 3), ("abdomen-phantom", 1, 4), ("spheres", 1, 3)])
+def test_synthetic_datasets_are_valid_and_deterministic(name, channels, classes, tiny):
+    dataset = registry.datasets.get(name)()
+    first = dataset.build(tiny, 0)[:2]
+    again = dataset.build(tiny, 0)[:2]
+    for case, twin in zip(first, again):
+        assert case.image.shape == (channels, 32, 32, 32) and case.image.dtype == np.float32
+        assert case.label.shape == (32, 32, 32) and case.label.dtype == np.uint8
+        assert 0 <= case.image.min() and case.image.max() <= 1
+        assert set(np.unique(case.label)) <= set(range(classes + 1))
+        assert case.foreground.any()
+        np.testing.assert_array_equal(case.image, twin.image)
+    assert dataset.n_classes == classes + 1
+
+
+def test_brats_regions_and_all_labels_present(tiny):
+    dataset = registry.datasets.get("brats-mni")()
+    assert dataset.regions == {"ET": (3,), "TC": (1, 3), "WT": (1, 2, 3)}
+    case = dataset.build(tiny, 0)[0]
+    assert set(np.unique(case.label)) == {0, 1, 2, 3}
+
+
+def test_split_is_seeded_and_disjoint(tiny):
+    cases = registry.datasets.get("spheres")().build(tiny, 0)
+    split = split_cases(cases)
+    ids = [c.id for part in (split.train, split.val, split.test) for c in part]
+    assert sorted(ids) == sorted(c.id for c in cases)
+    assert len(split.val) >= 1 and len(split.test) >= 1
+    assert [c.id for c in split_cases(cases).train] == [c.id for c in split.train]
+    with pytest.raises(ValueError, match="at least 3"):
+        split_cases(cases[:2])
+
+
+def test_cases_are_cached_by_fingerprint(tiny, isolated_cache):
+    dataset = resolve_dataset("spheres")
+    cache = StageCache(isolated_cache)
+    first = load_cases(dataset, tiny, cache)
+    assert cache.path("datasets", fingerprint(dataset, tiny), "npz").exists()
+    second = load_cases(dataset, tiny, cache)
+    np.testing.assert_array_equal(first[0].image, second[0].image)
+
+
+def test_parametrised_dataset_needs_its_argument():
+    with pytest.raises(ValueError, match="decathlon:ARGUMENT"):
+        resolve_dataset("decathlon")

@@ -1,0 +1,180 @@
+"""The ``uebench`` command line: run, list, leaderboard."""
+
+from __future__ import annotations
+
+import ast
+import math
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import click
+from tabulate import tabulate
+
+from uebench import registry
+from uebench.presets import PRESETS
+
+KINDS = {"methods": registry.methods, "victims": registry.victims,
+         "datasets": registry.datasets, "defenses": registry.defenses}
+
+
+def parse_epsilon(text: str) -> float:
+    """``4/255``, ``0.0157`` or ``8/255`` -> a positive finite float; ValueError otherwise."""
+    try:
+        value = float(Fraction(text.strip())) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"epsilon {text!r} is not a number (use e.g. 4/255 or 0.0157)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"epsilon must be positive and finite; got {text!r}")
+    return value
+
+
+def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` pairs; values are Python literals when they parse, strings otherwise."""
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param {item!r} is not KEY=VALUE")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
+    return params
+
+
+class InputError(click.ClickException):
+    """Bad input found while running (a corrupt file, a budget violation): exit code 2."""
+
+    exit_code = 2
+
+
+class EpsilonType(click.ParamType):
+    name = "EPS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_epsilon(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+@click.group()
+@click.version_option(package_name="uebench")
+def main() -> None:
+    """uebench: benchmark unlearnable-example protection of 3D medical segmentation data."""
+
+
+@main.command()
+@click.option("--method", required=True, help="Protection method (see `uebench list methods`).")
+@click.option("--victim", required=True, help="Victim network trained on the released data.")
+@click.option("--dataset", default="brats-mni", show_default=True,
+              help="Dataset name, or decathlon:PATH for a local MSD/nnU-Net folder.")
+@click.option("--defense", default="none", show_default=True,
+              help="Countermeasure applied to the protected training set.")
+@click.option("--epsilon", "--eps", type=EpsilonType(), default="4/255", show_default=True,
+              help="L-inf budget; fractions such as 4/255 are accepted.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the method and victims.")
+@click.option("--preset", default="quick", show_default=True,
+              help=f"One of {', '.join(PRESETS)}. quick: sized for 2 CPU cores; "
+                   "paper: the reference settings (GPU).")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (CUDA when present), cpu, or cuda[:N].")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Method parameter override, repeatable (e.g. --param lambda_z=0.5).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Folder for records (out/records) and the stage cache.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(method, victim, dataset, defense, epsilon, seed, preset, device, params, out, quiet):
+    """Protect the training split with METHOD, train VICTIM on it and on clean data, evaluate
+    both on the clean test split, and write a JSON record."""
+    from uebench.pipeline import Pipeline, RunSpec, resolve
+
+    try:
+        spec = RunSpec(method=method, victim=victim, dataset=dataset, defense=defense,
+                       epsilon=epsilon, seed=seed, preset=preset,
+                       method_params=parse_params(params))
+        resolve(spec)
+        pipeline = Pipeline(out, device=device, progress=not quiet)
+    except (KeyError, ValueError) as error:
+        raise click.UsageError(str(error)) from None
+    try:
+        record, path = pipeline.run(spec)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    click.echo(summary(record))
+    click.echo(f"\nrecord: {path}")
+
+
+def summary(record: dict[str, Any]) -> str:
+    """The run's headline numbers as a small table."""
+    eff, fid = record["efficacy"], record["fidelity"]
+    thr = record["throughput"]["protect"]
+
+    def fmt(value, digits=3):
+        return "—" if value is None else f"{value:.{digits}f}"
+
+    rows = [
+        ("clean-trained DSC (fg mean)", fmt(eff["clean_trained"]["dsc_fg_mean"])),
+        ("protected-trained DSC (fg mean)", fmt(eff["protected_trained"]["dsc_fg_mean"])),
+        ("DSC drop", fmt(eff["dsc_drop"]["dsc_fg_mean"])),
+    ]
+    if "dsc_regions_mean" in eff["clean_trained"]:
+        rows.append(("regions DSC clean -> protected",
+                     f"{fmt(eff['clean_trained']['dsc_regions_mean'])} -> "
+                     f"{fmt(eff['protected_trained']['dsc_regions_mean'])}"))
+    rows += [
+        ("L-inf (x255, stored)", fmt(fid["linf"] * 255, 2)),
+        ("PSNR whole / ROI (dB)", f"{fmt(fid['psnr_whole'], 1)} / {fmt(fid.get('psnr_roi'), 1)}"),
+        ("SSIM whole / ROI", f"{fmt(fid['ssim_whole'], 4)} / {fmt(fid.get('ssim_roi'), 4)}"),
+        ("protect wall time (s)", fmt(thr["wall_seconds"], 1)),
+        ("protect volumes/s", fmt(thr["volumes_per_second"], 3)),
+        ("victim s/epoch (protected)",
+         fmt(record["throughput"]["victim_training"]["protected"]["seconds_per_epoch"], 2)),
+        ("run wall time (s)", fmt(record["timings"]["run_seconds"], 1)),
+        ("stages from cache", ", ".join(record["timings"]["cached_stages"]) or "none"),
+    ]
+    spec = record["spec"]
+    title = (f"{spec['method']} vs {spec['victim']} on {spec['dataset']} "
+             f"(eps {record['method']['epsilon']:.5f}, defense {spec['defense']}, "
+             f"preset {spec['preset']}, seed {spec['seed']})")
+    return title + "\n" + tabulate(rows, tablefmt="simple")
+
+
+@main.command("list")
+@click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
+def list_plugins(kind):
+    """List registered methods, victims, datasets and defenses (or one KIND)."""
+    for name in [kind] if kind else sorted(KINDS):
+        click.echo(f"{name}:")
+        for entry in KINDS[name].names():
+            plugin = KINDS[name].get(entry)
+            doc = getattr(plugin, "summary", "") or (plugin.__doc__ or "").strip()
+            click.echo(f"  {entry:<20} {doc.splitlines()[0] if doc else ''}")
+
+
+@main.command()
+@click.option("--records", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("leaderboards/records"), show_default=True,
+              help="Folder of committed records the tables are rendered from.")
+@click.option("--add", "add_from", type=click.Path(exists=True, path_type=Path), multiple=True,
+              help="Copy these record files (or folders of them) into --records first.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("leaderboards"), show_default=True, help="Where tables are written.")
+def leaderboard(records, add_from, out):
+    """Render the efficacy, fidelity and throughput leaderboards (Markdown + CSV)."""
+    from uebench.leaderboard import render
+
+    records.mkdir(parents=True, exist_ok=True)
+    for source in add_from:
+        for path in sorted(source.glob("*.json")) if source.is_dir() else [source]:
+            shutil.copy2(path, records / path.name)
+    out.mkdir(parents=True, exist_ok=True)
+    written = render(records, out)
+    if not written:
+        raise click.ClickException(f"no records in {records}")
+    for path in written:
+        click.echo(f"wrote {path}")

@@ -1,0 +1,166 @@
+"""The plugin contracts: cases, presets, and the Method / Victim / Dataset / Defense bases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class Case:
+    """One subject: image ``[C, D, H, W]`` float32 in [0, 1] (D = axial z), label ``[D, H, W]``."""
+
+    id: str
+    image: np.ndarray
+    label: np.ndarray
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    @property
+    def foreground(self) -> np.ndarray:
+        """Boolean mask of the labelled voxels (label > 0), ``[D, H, W]``."""
+        return self.label > 0
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes and schedules for one compute budget (``quick`` on 2 CPU cores, ``paper`` on GPUs)."""
+
+    name: str
+    volume_size: int
+    n_cases: int
+    epochs: int
+    batch_size: int
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    victim_scale: str = "small"
+    eval_every: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RunContext:
+    """What a method needs to know about the run it serves."""
+
+    preset: Preset
+    seed: int
+    device: torch.device
+    in_channels: int
+    n_classes: int
+    progress: bool = True
+
+
+class Method:
+    """A protection method: ``fit`` on the training cases, then ``perturb`` each case.
+
+    ``perturb`` returns a delta of the image's shape. The harness (not the method) clamps
+    ``x + delta`` to [0, 1], checks the budget, quantises the delta for storage and re-checks
+    the budget on the stored form.
+    """
+
+    name: ClassVar[str] = ""
+    norm: ClassVar[str] = "linf"
+    summary: ClassVar[str] = ""
+    deviations: ClassVar[str] = ""
+
+    def __init__(self, epsilon: float, preset: Preset, **overrides: Any) -> None:
+        defaults = self.default_params(preset)
+        unknown = sorted(set(overrides) - set(defaults))
+        if unknown:
+            raise ValueError(
+                f"method {self.name!r} has no parameter(s) {', '.join(unknown)}; "
+                f"it takes: {', '.join(sorted(defaults)) or 'none'}"
+            )
+        self.epsilon = float(epsilon)
+        self.preset = preset
+        self.params: dict[str, Any] = {**defaults, **overrides}
+
+    @classmethod
+    def default_params(cls, preset: Preset) -> dict[str, Any]:
+        """Parameters and their defaults under ``preset``; overrides must name one of these."""
+        return {}
+
+    def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
+        """Train whatever the method needs (surrogates, generators); nothing by default."""
+
+    def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
+        """The perturbation for ``case``, same shape as ``case.image``."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What the run record says about the method."""
+        return {
+            "name": self.name,
+            "norm": self.norm,
+            "epsilon": self.epsilon,
+            "params": dict(self.params),
+            "deviations": self.deviations,
+        }
+
+
+class Victim:
+    """A segmentation network an unauthorised user would train on the released data."""
+
+    name: ClassVar[str] = ""
+    spatial_dims: ClassVar[int] = 3
+    min_size: ClassVar[int] = 16
+    size_multiple: ClassVar[int] = 16
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        raise NotImplementedError
+
+    def check_size(self, size: int) -> None:
+        """Raise a clear error when volumes of edge ``size`` cannot go through this network."""
+        if size < self.min_size or size % self.size_multiple:
+            raise ValueError(
+                f"victim {self.name!r} needs volumes of at least {self.min_size} voxels per "
+                f"edge and a multiple of {self.size_multiple}; got {size}"
+            )
+
+
+class Dataset:
+    """A cohort of cases, deterministic from a seed, with class names and evaluation regions."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    class_names: tuple[str, ...] = ()
+    modalities: tuple[str, ...] = ()
+    regions: dict[str, tuple[int, ...]] = {}
+    hd95_tolerance_mm: float = 2.0
+
+    def build(self, preset: Preset, seed: int) -> list[Case]:
+        raise NotImplementedError
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies this dataset's content besides the preset (used in fingerprints)."""
+        return {"name": self.name, "version": self.version}
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names) + 1
+
+
+class Defense:
+    """A countermeasure applied to the protected training set before the victim trains."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    def apply(
+        self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+@dataclass
+class ProtectedSet:
+    """The released training set: stored int8 deltas and their scale, keyed by case id."""
+
+    deltas: dict[str, np.ndarray]
+    scale: float
+    stats: dict[str, Any] = field(default_factory=dict)

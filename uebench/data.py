@@ -1,0 +1,84 @@
+"""Dataset resolution, fingerprints, cached generation and the seeded 70/15/15 split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from uebench import registry
+from uebench.core import Case, Dataset, Preset
+from uebench.store import StageCache, stable_hash
+
+DATA_SEED = 0
+SPLIT_SEED = 42
+SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+
+
+def resolve_dataset(spec: str) -> Dataset:
+    """A dataset from its name, or ``name:ARGUMENT`` for parametrised ones (``decathlon:PATH``)."""
+    name, _, argument = spec.partition(":")
+    cls = registry.datasets.get(name)
+    if argument:
+        return cls(argument)
+    try:
+        return cls()
+    except TypeError:
+        raise ValueError(f"dataset {name!r} needs an argument: {name}:ARGUMENT") from None
+
+
+def fingerprint(dataset: Dataset, preset: Preset) -> str:
+    """Identifies the cases a dataset yields under a preset: part of every cache key."""
+    return stable_hash(
+        {"dataset": dataset.identity(), "size": preset.volume_size, "n": preset.n_cases,
+         "seed": DATA_SEED}
+    )
+
+
+@dataclass
+class Split:
+    train: list[Case]
+    val: list[Case]
+    test: list[Case]
+
+
+def split_cases(cases: list[Case], seed: int = SPLIT_SEED) -> Split:
+    """Shuffle with ``seed`` and cut 70/15/15 (at least one case in val and test)."""
+    if len(cases) < 3:
+        raise ValueError(f"a dataset needs at least 3 cases to split; got {len(cases)}")
+    order = np.random.default_rng(seed).permutation(len(cases))
+    shuffled = [cases[i] for i in order]
+    n_val = max(1, round(len(cases) * SPLIT_FRACTIONS[1]))
+    n_test = max(1, round(len(cases) * SPLIT_FRACTIONS[2]))
+    n_train = len(cases) - n_val - n_test
+    return Split(
+        shuffled[:n_train], shuffled[n_train : n_train + n_val], shuffled[n_train + n_val :]
+    )
+
+
+def load_cases(dataset: Dataset, preset: Preset, cache: StageCache) -> list[Case]:
+    """The dataset's cases under ``preset``, generated on first use and cached as ``.npz``."""
+    key = fingerprint(dataset, preset)
+    stored = cache.get_arrays("datasets", key)
+    if stored is not None:
+        return _unpack(stored)
+    cases = dataset.build(preset, DATA_SEED)
+    cache.put_arrays("datasets", key, _pack(cases))
+    return cases
+
+
+def _pack(cases: list[Case]) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {"ids": np.array([c.id for c in cases])}
+    for i, case in enumerate(cases):
+        arrays[f"image_{i}"] = case.image.astype(np.float32)
+        arrays[f"label_{i}"] = case.label.astype(np.uint8)
+        arrays[f"spacing_{i}"] = np.asarray(case.spacing, dtype=np.float64)
+    return arrays
+
+
+def _unpack(arrays: dict[str, np.ndarray]) -> list[Case]:
+    return [
+        Case(str(case_id), arrays[f"image_{i}"], arrays[f"label_{i}"],
+             tuple(float(s) for s in arrays[f"spacing_{i}"]))
+        for i, case_id in enumerate(arrays["ids"])
+    ]

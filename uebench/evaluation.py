@@ -1,0 +1,105 @@
+"""Segmentation quality on the CLEAN test split: DSC (nnU-Net empty rule), HD95, BraTS regions.
+
+DSC and HD95 come from MONAI (``DiceMetric``, ``HausdorffDistanceMetric(percentile=95)``: the
+max of the two directed 95th percentiles, in mm via the voxel spacing). Empty-mask rule
+(nnU-Net's): DSC is NaN only when prediction and reference are both empty (excluded by
+nanmean); a false positive on an empty reference scores 0. HD95 is NaN when either is empty.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+from monai.metrics import DiceMetric, HausdorffDistanceMetric
+from torch import nn
+
+from uebench.core import Case, Dataset, Preset
+
+EMPTY_RULE = "nnU-Net: NaN when prediction and reference are both empty; FP on empty ref = 0"
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, image: np.ndarray, preset: Preset, device: torch.device
+) -> np.ndarray:
+    """Label map ``[D, H, W]`` by sliding-window inference with the preset's cube as window."""
+    model.eval()
+    x = torch.from_numpy(image[None]).to(device)
+    logits = sliding_window_inference(x, (preset.volume_size,) * 3, 1, model, overlap=0.25)
+    return logits.argmax(1)[0].cpu().numpy().astype(np.uint8)
+
+
+def _one_hot(masks: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(masks)[None].astype(np.float32))
+
+
+def overlap_scores(
+    prediction: np.ndarray, reference: np.ndarray, groups: list[tuple[int, ...]],
+    spacing: tuple[float, float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """DSC and HD95 (mm) for each group of label values (a class or a region)."""
+    pred = _one_hot([np.isin(prediction, g) for g in groups])
+    ref = _one_hot([np.isin(reference, g) for g in groups])
+    dice = DiceMetric(include_background=True, reduction="none", ignore_empty=False)(pred, ref)
+    dice = dice[0].numpy().astype(np.float64)
+    pred_empty = pred[0].flatten(1).sum(1).numpy() == 0
+    ref_empty = ref[0].flatten(1).sum(1).numpy() == 0
+    dice[pred_empty & ref_empty] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hd = HausdorffDistanceMetric(include_background=True, percentile=95, reduction="none")(
+            pred, ref, spacing=list(spacing)
+        )[0].numpy().astype(np.float64)
+    hd[pred_empty | ref_empty] = np.nan
+    return dice, hd
+
+
+def evaluate(
+    model: nn.Module, cases: list[Case], dataset: Dataset, preset: Preset, device: torch.device
+) -> dict[str, Any]:
+    """Per-class and per-region DSC and HD95 over ``cases``, per case and aggregated."""
+    classes = [(k,) for k in range(1, dataset.n_classes)]
+    region_names = list(dataset.regions)
+    groups = classes + [dataset.regions[r] for r in region_names]
+    per_case, dice_rows, hd_rows = [], [], []
+    for case in cases:
+        prediction = predict(model, case.image, preset, device)
+        dice, hd = overlap_scores(prediction, case.label, groups, case.spacing)
+        dice_rows.append(dice)
+        hd_rows.append(hd)
+        per_case.append({"id": case.id, "dsc": _named(dice, dataset, region_names),
+                         "hd95": _named(hd, dataset, region_names)})
+    dice_all, hd_all = np.array(dice_rows), np.array(hd_rows)
+    n = len(classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dsc_mean = np.nanmean(dice_all, axis=0)
+        hd_mean = np.nanmean(hd_all, axis=0)
+        case_fg = np.nanmean(dice_all[:, :n], axis=1)
+    summary = {
+        "dsc": _named(dsc_mean, dataset, region_names),
+        "hd95": _named(hd_mean, dataset, region_names),
+        "dsc_fg_mean": _finite(np.nanmean(dsc_mean[:n])),
+        "dsc_fg_std_over_cases": _finite(np.nanstd(case_fg)),
+        "hd95_fg_mean": (_finite(np.nanmean(hd_mean[:n]))
+                         if np.isfinite(hd_mean[:n]).any() else None),
+        "empty_rule": EMPTY_RULE,
+        "n_cases": len(cases),
+        "per_case": per_case,
+    }
+    if region_names:
+        summary["dsc_regions_mean"] = _finite(np.nanmean(dsc_mean[n:]))
+    return summary
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _named(values: np.ndarray, dataset: Dataset, region_names: list[str]) -> dict[str, Any]:
+    names = list(dataset.class_names) + region_names
+    return {name: _finite(v) for name, v in zip(names, values)}

@@ -1,0 +1,112 @@
+"""Leaderboards (Markdown + CSV) rendered from run records with pandas and tabulate.
+
+Three tables: efficacy (clean-trained vs protected-trained DSC on the clean test split, mean
++- std over seeds), fidelity (measured on the stored int8 form) and throughput. Rendering is
+deterministic so a test can re-render the committed tables from the committed records.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from uebench.evaluation import EMPTY_RULE
+from uebench.store import read_json
+
+KEYS = ["dataset", "victim", "method", "epsilon", "defense", "preset"]
+
+
+def load_records(folder: Path) -> list[dict[str, Any]]:
+    """Every ``*.json`` record under ``folder``, in file-name order."""
+    return [read_json(p) for p in sorted(Path(folder).glob("*.json"))]
+
+
+def epsilon_label(value: float) -> str:
+    """``4/255`` for budgets on the 1/255 grid, else the number."""
+    fraction = Fraction(value).limit_denominator(255 * 16)
+    if fraction.denominator and 255 % fraction.denominator == 0:
+        return f"{fraction.numerator * (255 // fraction.denominator)}/255"
+    return f"{value:.4g}"
+
+
+def _row(record: dict[str, Any]) -> dict[str, Any]:
+    spec, eff = record["spec"], record["efficacy"]
+    fid, thr = record["fidelity"], record["throughput"]
+    return {
+        "dataset": spec["dataset"], "victim": spec["victim"], "method": spec["method"],
+        "epsilon": epsilon_label(spec["epsilon"]), "defense": spec["defense"],
+        "preset": spec["preset"], "seed": spec["seed"],
+        "clean_dsc": eff["clean_trained"]["dsc_fg_mean"],
+        "protected_dsc": eff["protected_trained"]["dsc_fg_mean"],
+        "drop": eff["dsc_drop"]["dsc_fg_mean"],
+        "protected_hd95_mm": eff["protected_trained"].get("hd95_fg_mean"),
+        "linf_x255": fid["linf"] * 255, "l2": fid["l2"],
+        "psnr_whole": fid["psnr_whole"], "psnr_roi": fid.get("psnr_roi"),
+        "ssim_whole": fid["ssim_whole"], "ssim_roi": fid.get("ssim_roi"),
+        "protect_device": thr["protect"]["device"],
+        "protect_s": thr["protect"]["wall_seconds"],
+        "volumes_per_s": thr["protect"]["volumes_per_second"],
+        "mvoxels_per_s": thr["protect"]["voxels_per_second"] / 1e6,
+        "victim_s_per_epoch": thr["victim_training"]["protected"]["seconds_per_epoch"],
+    }
+
+
+def _mean_std(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    grouped = frame.groupby(KEYS, sort=True, dropna=False)
+    out = grouped.size().rename("seeds").to_frame()
+    for column in columns:
+        mean, std = grouped[column].mean(), grouped[column].std(ddof=0)
+        out[column] = [_pm(m, s) for m, s in zip(mean, std)]
+    return out.reset_index()
+
+
+def _pm(mean: float, std: float) -> str:
+    if pd.isna(mean):
+        return "—"
+    return f"{mean:.3f}" if pd.isna(std) or std == 0 else f"{mean:.3f} ± {std:.3f}"
+
+
+def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+    """The efficacy, fidelity and throughput tables from ``records``."""
+    frame = pd.DataFrame([_row(r) for r in records])
+    if frame.empty:
+        return {}
+    efficacy = _mean_std(frame, ["clean_dsc", "protected_dsc", "drop", "protected_hd95_mm"])
+    fidelity = (frame.groupby(["dataset", "method", "epsilon", "preset"], sort=True)
+                [["linf_x255", "l2", "psnr_whole", "psnr_roi", "ssim_whole", "ssim_roi"]]
+                .mean().round(4).reset_index())
+    throughput = (frame.groupby(["dataset", "method", "epsilon", "preset", "protect_device"],
+                                sort=True)
+                  [["protect_s", "volumes_per_s", "mvoxels_per_s", "victim_s_per_epoch"]]
+                  .mean().round(3).reset_index())
+    return {"efficacy": efficacy, "fidelity": fidelity, "throughput": throughput}
+
+
+HEADERS = {
+    "efficacy": "DSC = mean over foreground classes on the CLEAN test split, victim trained on "
+                f"the protected training split. Empty-mask rule: {EMPTY_RULE}. "
+                "drop = clean-trained minus protected-trained; mean ± std over seeds.",
+    "fidelity": "Measured on the stored int8 form of the released volumes, mean over the "
+                "training cases. PSNR (dB, data range 1; empty = infinite) and 3D SSIM "
+                "(MONAI), whole volume and foreground ROI.",
+    "throughput": "Protection of the training split (fit + perturb), on the named device; "
+                  "victim seconds per epoch on the protected data.",
+}
+
+
+def render(records_dir: Path, out_dir: Path) -> list[Path]:
+    """Write ``<table>.md`` and ``<table>.csv`` for each table; returns the written paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, table in tables(load_records(records_dir)).items():
+        md = out_dir / f"{name}.md"
+        csv = out_dir / f"{name}.csv"
+        text = (f"# uebench leaderboard: {name}\n\n{HEADERS[name]}\n\n"
+                + table.to_markdown(index=False, floatfmt=".4g") + "\n")
+        md.write_text(text)
+        csv.write_text(table.to_csv(index=False, float_format="%.6g"))
+        written += [md, csv]
+    return written

@@ -1,0 +1,230 @@
+"""The one way data flows: dataset -> split -> method.fit -> perturb -> budget + int8 storage
+-> [defense] -> victim training on the protected train split -> evaluation on the CLEAN test
+split -> JSON record.
+
+Every stage's output is cached under a content-addressed key (see ``StageCache``), so a re-run
+or a resume after a crash redoes nothing that finished; the clean-trained reference victim for
+(dataset, victim, preset, seed) is trained once and reused by every method.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from uebench import registry
+from uebench.budget import quantise, release, storage_scale
+from uebench.core import Case, Dataset, Method, Preset, RunContext
+from uebench.data import fingerprint, load_cases, resolve_dataset, split_cases
+from uebench.environment import environment
+from uebench.evaluation import evaluate
+from uebench.fidelity import fidelity, mean_fidelity
+from uebench.presets import get_preset
+from uebench.store import StageCache, default_cache_root, stable_hash, write_json
+from uebench.training import resolve_device, seed_everything, train_segmenter
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunSpec:
+    """Everything that defines a run; its hash is the run id."""
+
+    method: str
+    victim: str
+    dataset: str = "brats-mni"
+    defense: str = "none"
+    epsilon: float = 4 / 255
+    seed: int = 0
+    preset: str = "quick"
+    method_params: dict[str, Any] = field(default_factory=dict)
+
+    def run_id(self) -> str:
+        return f"{self.method}-{self.victim}-{stable_hash(asdict(self), 10)}"
+
+
+@dataclass
+class Resolved:
+    """The plugins a spec names, checked before any work starts."""
+
+    dataset: Dataset
+    preset: Preset
+    method: Method
+    victim: Any
+    defense: Any
+
+
+def resolve(spec: RunSpec) -> Resolved:
+    """Look every name up and validate the spec; raises before anything is computed."""
+    if not (isinstance(spec.epsilon, float | int) and math.isfinite(spec.epsilon)
+            and spec.epsilon > 0):
+        raise ValueError(f"epsilon must be a positive number; got {spec.epsilon!r}")
+    preset = get_preset(spec.preset)
+    method_cls = registry.methods.get(spec.method)
+    victim = registry.victims.get(spec.victim)()
+    defense = registry.defenses.get(spec.defense)()
+    dataset = resolve_dataset(spec.dataset)
+    victim.check_size(preset.volume_size)
+    method = method_cls(spec.epsilon, preset, **spec.method_params)
+    return Resolved(dataset, preset, method, victim, defense)
+
+
+class Pipeline:
+    """Runs specs against one cache folder and writes records under ``out/records``."""
+
+    def __init__(self, out: Path, cache_root: Path | None = None, device: str = "auto",
+                 progress: bool = True) -> None:
+        self.out = Path(out)
+        self.cache = StageCache(cache_root or self.out / "cache")
+        self.data_cache = StageCache(default_cache_root()) if cache_root is None else self.cache
+        self.device = resolve_device(device)
+        self.progress = progress
+
+    def run(self, spec: RunSpec) -> tuple[dict[str, Any], Path]:
+        """Run ``spec`` end to end (reusing cached stages); returns the record and its path."""
+        started = time.perf_counter()
+        r = resolve(spec)
+        cases = load_cases(r.dataset, r.preset, self.data_cache)
+        split = split_cases(cases)
+        data_fp = fingerprint(r.dataset, r.preset)
+        ctx = RunContext(r.preset, spec.seed, self.device, cases[0].image.shape[0],
+                         r.dataset.n_classes, self.progress)
+        protect_key = stable_hash({"data": data_fp, "method": r.method.describe(),
+                                   "seed": spec.seed, "preset": r.preset.to_dict()})
+        protection = self._protect(r.method, split.train, ctx, protect_key)
+        clean = self._victim_stage(r, spec, data_fp, split, None, None)
+        protected = self._victim_stage(r, spec, data_fp, split, protection, protect_key)
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": spec.run_id(),
+            "spec": asdict(spec),
+            "environment": environment(self.device),
+            "method": r.method.describe(),
+            "dataset": {"name": r.dataset.name, "spec": spec.dataset, "fingerprint": data_fp,
+                        "class_names": list(r.dataset.class_names),
+                        "regions": {k: list(v) for k, v in r.dataset.regions.items()},
+                        "split": {"train": len(split.train), "val": len(split.val),
+                                  "test": len(split.test)},
+                        "volume_size": r.preset.volume_size},
+            "preset": r.preset.to_dict(),
+            "efficacy": {
+                "clean_trained": clean["evaluation"],
+                "protected_trained": protected["evaluation"],
+                "dsc_drop": _drop(clean["evaluation"], protected["evaluation"]),
+            },
+            "fidelity": protection["fidelity"],
+            "throughput": {"protect": protection["throughput"],
+                           "victim_training": {"clean": clean["training"],
+                                               "protected": protected["training"]}},
+            "timings": {"run_seconds": time.perf_counter() - started,
+                        "cached_stages": [name for name, stage in
+                                          (("protect", protection), ("clean_victim", clean),
+                                           ("protected_victim", protected))
+                                          if stage.get("from_cache")]},
+        }
+        path = self.out / "records" / f"{record['run_id']}.json"
+        write_json(path, record)
+        return record, path
+
+    def _protect(self, method: Method, train: list[Case], ctx: RunContext,
+                 key: str) -> dict[str, Any]:
+        """Fit the method, perturb every training case, store int8 deltas; cached."""
+        stats = self.cache.get_json("protect", key)
+        arrays = self.cache.get_arrays("protect", key)
+        if stats is not None and arrays is not None:
+            return {**stats, "deltas": arrays, "from_cache": True}
+        seed_everything(ctx.seed)
+        _reset_peak_memory(ctx.device)
+        start = time.perf_counter()
+        method.fit(train, ctx)
+        fitted = time.perf_counter()
+        deltas, rows = {}, []
+        for case in tqdm(train, desc=f"{method.name}: protecting", disable=not ctx.progress,
+                         leave=False):
+            raw = np.asarray(method.perturb(case, ctx), dtype=np.float32)
+            stored = quantise(case.image, raw, method.epsilon, f"{method.name} on {case.id}")
+            protected = release(case.image, stored, method.epsilon, f"{method.name} on {case.id}")
+            deltas[case.id] = stored
+            rows.append(fidelity(case.image, protected, case.foreground))
+        done = time.perf_counter()
+        perturb_s, voxels = done - fitted, sum(c.image[0].size for c in train)
+        stats = {
+            "fidelity": {**mean_fidelity(rows), "measured_on": "stored int8 form",
+                         "storage_scale": storage_scale(method.epsilon)},
+            "throughput": {
+                "device": environment(ctx.device)["device"],
+                "fit_seconds": fitted - start,
+                "perturb_seconds": perturb_s,
+                "wall_seconds": done - start,
+                "volumes": len(train),
+                "volumes_per_second": len(train) / max(done - start, 1e-9),
+                "voxels_per_second": voxels / max(done - start, 1e-9),
+                "perturb_volumes_per_second": len(train) / max(perturb_s, 1e-9),
+                **_peak_memory(ctx.device),
+            },
+        }
+        self.cache.put_arrays("protect", key, deltas)
+        self.cache.put_json("protect", key, stats)
+        return {**stats, "deltas": deltas}
+
+    def _victim_stage(self, r: Resolved, spec: RunSpec, data_fp: str, split, protection,
+                      protect_key: str | None) -> dict[str, Any]:
+        """Train the victim on the (protected, defended) train split; evaluate on clean test."""
+        changed = protection is not None and any(d.any() for d in protection["deltas"].values())
+        defended = spec.defense != "none"
+        training_set = {"protection": protect_key if changed else None,
+                        "defense": spec.defense if (protection is not None and defended) else None}
+        key = stable_hash({"data": data_fp, "victim": spec.victim, "preset": r.preset.to_dict(),
+                           "seed": spec.seed, "training_set": training_set})
+        cached = self.cache.get_json("victim", key)
+        if cached is not None:
+            return {**cached, "from_cache": True}
+        images, labels = [], []
+        defense_rng = np.random.default_rng([spec.seed, 1])
+        for case in split.train:
+            image = case.image
+            if training_set["protection"] is not None:
+                image = release(image, protection["deltas"][case.id], r.method.epsilon, case.id)
+            label = case.label
+            if training_set["defense"] is not None:
+                image, label = r.defense.apply(image, label, defense_rng)
+            images.append(image)
+            labels.append(label)
+        model = r.victim.build(images[0].shape[0], r.dataset.n_classes, r.preset)
+        role = "clean" if training_set == {"protection": None, "defense": None} else "protected"
+        training = train_segmenter(model, np.stack(images), np.stack(labels), r.preset,
+                                   spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
+                                   progress=self.progress)
+        evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device)
+        result = {"training": training, "evaluation": evaluation, "training_set": training_set}
+        self.cache.put_json("victim", key, result)
+        return result
+
+
+def _drop(clean: dict[str, Any], protected: dict[str, Any]) -> dict[str, Any]:
+    def minus(a, b):
+        return None if a is None or b is None else a - b
+
+    drop = {"dsc_fg_mean": minus(clean["dsc_fg_mean"], protected["dsc_fg_mean"])}
+    if "dsc_regions_mean" in clean:
+        drop["dsc_regions_mean"] = minus(clean["dsc_regions_mean"], protected["dsc_regions_mean"])
+    return drop
+
+
+def _reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_memory(device: torch.device) -> dict[str, float]:
+    if device.type == "cuda":
+        return {"peak_cuda_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20}
+    return {"peak_process_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

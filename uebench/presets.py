@@ -1,0 +1,27 @@
+"""The two compute budgets: ``quick`` (2 CPU cores) and ``paper`` (the reference, for GPUs)."""
+
+from __future__ import annotations
+
+from uebench.core import Preset
+
+PRESETS: dict[str, Preset] = {
+    # Calibrated on 2 CPU cores so the CLEAN-trained unet and swinunetr reach a good DSC on
+    # brats-mni (see README, "Presets"): 64^3 is the smallest volume SwinUNETR takes.
+    "quick": Preset(
+        name="quick", volume_size=64, n_cases=20, epochs=20, batch_size=2, lr=2e-3,
+        victim_scale="small",
+    ),
+    # The reference code's settings: whole volumes at 160^3, 100 epochs, batch 8, Adam 5e-4.
+    "paper": Preset(
+        name="paper", volume_size=160, n_cases=100, epochs=100, batch_size=8, lr=5e-4,
+        victim_scale="reference",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a clear error listing the presets otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

@@ -1,0 +1,153 @@
+"""The victim networks, all from MONAI, each sized by the preset (``small`` for CPUs,
+``reference`` for the paper's GPU runs)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from monai.networks.nets import (
+    UNETR,
+    AttentionUnet,
+    BasicUNetPlusPlus,
+    DynUNet,
+    SegResNet,
+    SwinUNETR,
+    UNet,
+    VNet,
+)
+from torch import nn
+
+from uebench.core import Preset, Victim
+from uebench.registry import register_victim
+
+
+def _small(preset: Preset) -> bool:
+    return preset.victim_scale == "small"
+
+
+@register_victim("unet")
+class UNetVictim(Victim):
+    """MONAI UNet (residual units, instance norm), as in the reference code's victims."""
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        channels = (16, 32, 64, 128) if _small(preset) else (32, 64, 128, 256, 512)
+        return UNet(3, in_channels, n_classes, channels=channels,
+                    strides=(2,) * (len(channels) - 1), num_res_units=2, norm="instance")
+
+
+@register_victim("swinunetr")
+class SwinUNETRVictim(Victim):
+    """MONAI SwinUNETR (feature size 12 on CPUs, 48 for the paper preset)."""
+
+    min_size = 64
+    size_multiple = 32
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        return SwinUNETR(in_channels=in_channels, out_channels=n_classes,
+                         feature_size=12 if _small(preset) else 48)
+
+
+@register_victim("unetr")
+class UNETRVictim(Victim):
+    """MONAI UNETR (ViT encoder, 16^3 patches); a narrower ViT on CPUs."""
+
+    min_size = 32
+    size_multiple = 16
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        size = (preset.volume_size,) * 3
+        if _small(preset):
+            return UNETR(in_channels, n_classes, size, feature_size=8, hidden_size=192,
+                         mlp_dim=768, num_heads=4)
+        return UNETR(in_channels, n_classes, size)
+
+
+@register_victim("segresnet")
+class SegResNetVictim(Victim):
+    """MONAI SegResNet (the BraTS 2018 autoencoder-regularised net, without the VAE branch)."""
+
+    size_multiple = 8
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        return SegResNet(spatial_dims=3, in_channels=in_channels, out_channels=n_classes,
+                         init_filters=8 if _small(preset) else 16)
+
+
+@register_victim("dynunet")
+class DynUNetVictim(Victim):
+    """MONAI DynUNet with nnU-Net's 3D full-resolution topology (4 poolings, 3^3 kernels)."""
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        filters = (16, 32, 64, 128, 256) if _small(preset) else (32, 64, 128, 256, 320)
+        return DynUNet(3, in_channels, n_classes, kernel_size=[3] * 5,
+                       strides=[1, 2, 2, 2, 2], upsample_kernel_size=[2, 2, 2, 2],
+                       filters=filters, res_block=True)
+
+
+@register_victim("attentionunet")
+class AttentionUNetVictim(Victim):
+    """MONAI AttentionUnet (attention gates on the skip connections)."""
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        channels = (16, 32, 64, 128) if _small(preset) else (32, 64, 128, 256, 512)
+        return AttentionUnet(3, in_channels, n_classes, channels=channels,
+                             strides=(2,) * (len(channels) - 1))
+
+
+@register_victim("basicunetplusplus")
+class BasicUNetPlusPlusVictim(Victim):
+    """MONAI BasicUNetPlusPlus (UNet++ with dense skip paths); returns its last output."""
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        features = (8, 8, 16, 32, 64, 8) if _small(preset) else (32, 32, 64, 128, 256, 32)
+        return _FirstOutput(BasicUNetPlusPlus(3, in_channels, n_classes, features=features))
+
+
+@register_victim("vnet")
+class VNetVictim(Victim):
+    """MONAI VNet (Milletari et al. 2016)."""
+
+    min_size = 32
+    size_multiple = 16
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        return VNet(3, in_channels, n_classes, dropout_prob_down=0.0, dropout_prob_up=(0.0, 0.0))
+
+
+@register_victim("unet2d")
+class SliceUNetVictim(Victim):
+    """A 2D MONAI UNet applied to every axial slice: the slice-wise victim (no z context)."""
+
+    spatial_dims: ClassVar[int] = 2
+
+    def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
+        channels = (16, 32, 64, 128) if _small(preset) else (32, 64, 128, 256, 512)
+        net = UNet(2, in_channels, n_classes, channels=channels,
+                   strides=(2,) * (len(channels) - 1), num_res_units=2, norm="instance")
+        return SliceWise(net)
+
+
+class _FirstOutput(nn.Module):
+    """Unwraps networks that return a list of (deep-supervision) outputs."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[0]
+
+
+class SliceWise(nn.Module):
+    """Runs a 2D network on each axial slice of ``[B, C, D, H, W]`` and restacks the output."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, d, h, w = x.shape
+        slices = x.permute(0, 2, 1, 3, 4).reshape(b * d, c, h, w)
+        out = self.net(slices)
+        return out.reshape(b, d, -1, h, w).permute(0, 2, 1, 3, 4)
