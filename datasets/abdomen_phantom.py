@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 from tqdm.auto import tqdm
-from uebench.datasets.synthesis import deformed_grid, smooth_field
 
 from uebench.core import Case, Dataset, Preset
+from uebench.datasets.synthesis import deformed_grid, smooth_field
 from uebench.registry import register_dataset
 
 WINDOW_CENTRE, WINDOW_WIDTH = 50.0, 400.0

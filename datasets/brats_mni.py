@@ -16,9 +16,9 @@ from functools import lru_cache
 
 import numpy as np
 from tqdm.auto import tqdm
-from uebench.datasets.synthesis import deformed_grid, sample, smooth_field, soften
 
 from uebench.core import Case, Dataset, Preset
+from uebench.datasets.synthesis import deformed_grid, sample, smooth_field, soften
 from uebench.registry import register_dataset
 
 ATLAS_EDGE = 120  # the 2 mm template padded to a 240 mm cube
@@ -67,7 +67,7 @@ def tumour_labels(brain: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     radius = rng.uniform(0.28, 0.40) * rng.uniform(0.85, 1.15, 3)
     distance = np.linalg.norm((coords - centre) / radius, axis=-1)
     distance *= 1.0 + 0.25 * smooth_field(size, rng, coarse=6)
-    core_edge, rim_edge = rng.uniform(0.35, 0.45), rng.uniform(0.60, 0.70)
+    core_edge, rim_edge = rng.uniform(0.45, 0.55), rng.uniform(0.70, 0.80)
     labels = np.zeros(brain.shape, np.uint8)
     labels[distance < 1.0] = 2
     labels[distance < rim_edge] = 3
@@ -112,7 +112,7 @@ def normalise(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
 class BratsMNI(Dataset):
     """BraTS-like cohort on real MNI152 anatomy (default dataset)."""
 
-    version = "1"
+    version = "2"
     class_names = ("necrotic_core", "oedema", "enhancing")
     modalities = ("t1", "t1ce", "t2", "flair")
     regions = {"ET": (3,), "TC": (1, 3), "WT": (1, 2, 3)}

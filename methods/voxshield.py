@@ -107,6 +107,8 @@ class VoxShieldBase(Method):
     """The alternating S-step / N-step schedule both readings share."""
 
     norm = "linf"
+    conformance_params = {"epochs": 1, "s_steps": 2, "surrogate_channels": "8-16-32",
+                          "channels_last": False}
     deviations = (
         "quick preset: 8 epochs instead of 100, surrogate 16-128 instead of 32-512 channels, "
         "surrogate lr 2e-3 (reference 5e-4) and generator lr 1e-3 (reference 1e-4), batch 2; "

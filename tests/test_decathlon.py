@@ -4,11 +4,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from uebench.datasets.decathlon import DecathlonError
 
 from tests.decathlon_folders import AFFINE, msd_folder, nnunet_folder
 from uebench.cli import main
 from uebench.data import resolve_dataset
+from uebench.datasets.decathlon import DecathlonError
 
 
 def test_msd_folder_loads_resized_with_spacing(tmp_path, tiny):
@@ -80,3 +80,20 @@ def test_cli_reports_bad_folder_and_writes_no_record(tmp_path):
 def test_missing_dataset_json(tmp_path):
     with pytest.raises(DecathlonError, match="dataset.json"):
         resolve_dataset(f"decathlon:{tmp_path}")
+
+
+def test_export_then_load_round_trip(tmp_path, tiny):
+    from uebench import registry
+    from uebench.export import BRATS_LABEL_VALUES, export_decathlon
+
+    source = registry.datasets.get("brats-mni")()
+    cases = source.build(tiny, 0)[:3]
+    root = export_decathlon(source, cases, tmp_path / "exported", BRATS_LABEL_VALUES)
+    image = nib.load(root / "imagesTr" / f"{cases[0].id}.nii.gz")
+    assert image.get_data_dtype() == np.int16 and image.ndim == 4
+    assert len(set(image.shape[:3])) > 1  # cropped to the brain: not a cube
+    label = np.asarray(nib.load(root / "labelsTr" / f"{cases[0].id}.nii.gz").dataobj)
+    assert set(np.unique(label)) == {0, 1, 2, 4}
+    loaded = resolve_dataset(f"decathlon:{root}")
+    assert loaded.class_names == source.class_names
+    assert set(np.unique(loaded.build(tiny, 0)[0].label)) == {0, 1, 2, 3}

@@ -1,5 +1,3 @@
-from importlib.metadata import EntryPoint
-
 import pytest
 
 from uebench import registry
@@ -35,13 +33,3 @@ def test_double_registration_is_an_error():
         @local.register("x")
         class B(Method):
             pass
-
-
-def test_entry_point_plugins_are_loaded(monkeypatch):
-    local = Registry("method", "uebench.methods", "uebench.methods")
-    monkeypatch.setattr(registry, "methods", local)
-    point = EntryPoint("mine", "tests.plugin_for_entry_point", "uebench.methods")
-    monkeypatch.setattr("uebench.registry.entry_points",
-                        lambda group: [point] if group == "uebench.methods" else [])
-    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent.parent))
-    assert "third-party-noise" in local.names()

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from uebench.methods.voxshield import objective, roi_mask, semantic_disruption, zdiv
 
 from uebench import registry
 from uebench.budget import quantise, release
 from uebench.core import RunContext
 from uebench.data import split_cases
+from uebench.methods.voxshield import objective, roi_mask, semantic_disruption, zdiv
 from uebench.pipeline import Pipeline, RunSpec
 
 

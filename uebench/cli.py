@@ -178,3 +178,30 @@ def leaderboard(records, add_from, out):
         raise click.ClickException(f"no records in {records}")
     for path in written:
         click.echo(f"wrote {path}")
+
+
+@main.command("export-decathlon")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dataset", default="brats-mni", show_default=True, help="Dataset to export.")
+@click.option("--preset", default="quick", show_default=True, help="Preset the cases come from.")
+@click.option("--n", "count", type=click.IntRange(min=3), default=None,
+              help="Export only the first N cases.")
+def export_decathlon_command(out, dataset, preset, count):
+    """Write DATASET's cases as an MSD folder (int16 NIfTI, cropped, real affines) at OUT."""
+    from uebench.data import load_cases, resolve_dataset
+    from uebench.export import BRATS_LABEL_VALUES, export_decathlon
+    from uebench.presets import get_preset
+    from uebench.store import StageCache, default_cache_root
+
+    try:
+        source = resolve_dataset(dataset)
+        cases = load_cases(source, get_preset(preset), StageCache(default_cache_root()))
+    except (KeyError, ValueError) as error:
+        raise click.UsageError(str(error)) from None
+    values = BRATS_LABEL_VALUES if source.regions else None
+    path = export_decathlon(source, cases[:count], out, values)
+    click.echo(f"wrote {len(cases[:count])} cases to {path} (use --dataset decathlon:{path})")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ PRESETS: dict[str, Preset] = {
     # Calibrated on 2 CPU cores so the CLEAN-trained unet and swinunetr reach a good DSC on
     # brats-mni (see README, "Presets"): 64^3 is the smallest volume SwinUNETR takes.
     "quick": Preset(
-        name="quick", volume_size=64, n_cases=20, epochs=20, batch_size=2, lr=2e-3,
+        name="quick", volume_size=64, n_cases=20, epochs=10, batch_size=1, lr=2e-3,
         victim_scale="small",
     ),
     # The reference code's settings: whole volumes at 160^3, 100 epochs, batch 8, Adam 5e-4.

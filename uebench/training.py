@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from monai.losses import DiceCELoss
 from monai.transforms import Compose, RandScaleIntensity, RandShiftIntensity
+from monai.utils import convert_to_tensor
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -72,7 +73,8 @@ def train_segmenter(
         order = order_rng.permutation(len(x_all))
         for first in range(0, len(order), preset.batch_size):
             batch = order[first : first + preset.batch_size]
-            x = torch.stack([torch.as_tensor(augment(x_all[i])) for i in batch]).to(device)
+            x = torch.stack([convert_to_tensor(augment(x_all[i]), track_meta=False)
+                             for i in batch]).to(device)
             y = y_all[batch].to(device)
             optimiser.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y)

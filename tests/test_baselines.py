@@ -1,0 +1,93 @@
+"""Unit checks of the baselines' building blocks (the conformance suite covers the rest)."""
+
+import numpy as np
+import pytest
+import torch
+
+from uebench.methods.ar import ar_field
+from uebench.methods.lsp import patch_texture
+from uebench.methods.slicewise import to_slices
+from uebench.methods.tap import target_map
+from uebench.poisoning import class_pattern_delta, pgd, signed_step
+
+
+def test_class_pattern_delta_places_each_class_pattern_at_its_voxels():
+    patterns = torch.stack([torch.full((2, 4, 4, 4), float(k)) for k in range(3)])
+    labels = torch.randint(0, 3, (2, 1, 4, 4, 4))
+    delta = class_pattern_delta(patterns, labels)
+    assert delta.shape == (2, 2, 4, 4, 4)
+    assert torch.equal(delta[:, 0], labels[:, 0].float())
+    assert torch.equal(delta[:, 1], labels[:, 0].float())
+
+
+def test_signed_step_and_pgd_stay_in_the_ball_and_descend():
+    delta = torch.zeros(3)
+    moved = signed_step(delta, torch.tensor([1.0, -2.0, 0.0]), 0.5, 0.4)
+    assert torch.equal(moved, torch.tensor([-0.4, 0.4, 0.0]))
+    target = torch.tensor([0.3, -0.3, 0.1])
+    result = pgd(None, lambda d: ((d - target) ** 2).sum(), torch.zeros(3), 40, 0.01, 0.2)
+    assert result.abs().max() <= 0.2 + 1e-7
+    assert ((result - target) ** 2).sum() < (target**2).sum()
+
+
+def test_tap_target_map_is_a_cyclic_permutation():
+    labels = torch.arange(4).view(1, 1, 4, 1, 1)
+    assert target_map(labels, 4).flatten().tolist() == [1, 2, 3, 0]
+
+
+def test_slices_are_case_major_and_keep_order():
+    volumes = torch.arange(2 * 1 * 3 * 2 * 2).float().view(2, 1, 3, 2, 2)
+    slices = to_slices(volumes)
+    assert slices.shape == (6, 1, 2, 2)
+    assert torch.equal(slices[4, 0], volumes[1, 0, 1])
+
+
+def test_lsp_texture_is_piecewise_constant_on_patches():
+    texture = patch_texture(np.random.default_rng(0), (2, 10, 12, 8), 4)
+    assert texture.shape == (2, 10, 12, 8)
+    assert np.abs(texture).max() <= 1
+    assert len(np.unique(texture[0, :4, :4, :4])) == 1
+    assert not np.array_equal(texture[0, :4, :4, :4], texture[0, 4:8, :4, :4])
+
+
+def test_ar_field_is_reproducible_correlated_and_class_specific():
+    coefficients = np.random.default_rng(0).standard_normal((2, 12))
+    coefficients /= np.abs(coefficients).sum(axis=1, keepdims=True)
+    first = ar_field(coefficients[0], (6, 8, 8), np.random.default_rng(1))
+    again = ar_field(coefficients[0], (6, 8, 8), np.random.default_rng(1))
+    other = ar_field(coefficients[1], (6, 8, 8), np.random.default_rng(1))
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == (6, 8, 8) and np.all(np.isfinite(first))
+    assert not np.allclose(first, other)
+
+
+def _fitted(name, tiny):
+    from uebench import registry
+    from uebench.core import RunContext
+    from uebench.testing import CONFORMANCE_PRESET
+
+    cases = registry.datasets.get("spheres")().build(tiny, 0)[:3]
+    cls = registry.methods.get(name)
+    method = cls(4 / 255, CONFORMANCE_PRESET, **getattr(cls, "conformance_params", {}))
+    ctx = RunContext(CONFORMANCE_PRESET, 0, torch.device("cpu"), 1, 4, progress=False)
+    method.fit(cases, ctx)
+    return method, cases, ctx
+
+
+@pytest.mark.parametrize("name", ["lsp", "em-classwise"])
+def test_classwise_patterns_are_shared_across_cases(name, tiny):
+    """delta(v) = P_{y(v)}(v): where two cases have the same label, they get the same noise."""
+    method, cases, ctx = _fitted(name, tiny)
+    first, second = (method.perturb(c, ctx) for c in cases[:2])
+    same = cases[0].label == cases[1].label
+    assert same.any() and np.abs(first).max() > 0
+    np.testing.assert_array_equal(first[:, same], second[:, same])
+    assert not np.array_equal(first[:, ~same], second[:, ~same])
+
+
+def test_ar_noise_fills_the_budget_in_every_class(tiny):
+    method, cases, ctx = _fitted("ar", tiny)
+    delta = method.perturb(cases[0], ctx)
+    for k in np.unique(cases[0].label):
+        np.testing.assert_allclose(np.abs(delta[0][cases[0].label == k]).max(), 4 / 255,
+                                   rtol=1e-6)

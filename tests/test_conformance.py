@@ -1,0 +1,36 @@
+"""Every registered method passes the conformance suite (a new method is tested the moment it
+is registered)."""
+
+import numpy as np
+import pytest
+
+from uebench import registry
+from uebench.core import Method
+from uebench.testing import check_method
+
+
+@pytest.mark.parametrize("name", registry.methods.names())
+def test_builtin_method_conforms(name):
+    check_method(name)
+
+
+def test_conformance_catches_a_budget_breaker(monkeypatch):
+    class Loud(Method):
+        def perturb(self, case, ctx):
+            return np.full_like(case.image, 3 * self.epsilon)
+
+    monkeypatch.setitem(registry.methods._entries, "loud", Loud)
+    Loud.name = "loud"
+    with pytest.raises(Exception, match="exceeds the budget"):
+        check_method("loud")
+
+
+def test_conformance_catches_nondeterminism(monkeypatch):
+    class Jitter(Method):
+        def perturb(self, case, ctx):
+            return np.random.default_rng().uniform(-self.epsilon, self.epsilon, case.image.shape)
+
+    monkeypatch.setitem(registry.methods._entries, "jitter", Jitter)
+    Jitter.name = "jitter"
+    with pytest.raises(AssertionError, match="same seed"):
+        check_method("jitter")

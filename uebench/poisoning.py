@@ -1,0 +1,100 @@
+"""Pieces the surrogate-based poisons share (EM, TAP, slice-wise UE): a surrogate that trains on
+perturbed data, signed-gradient steps projected to the eps-ball, and class-wise patterns.
+
+Tensors are ``[N, C, *spatial]`` with labels ``[N, 1, *spatial]``; 2D and 3D work alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from monai.networks.nets import UNet
+from torch import nn
+
+from uebench.surrogates import foreground_dice
+from uebench.training import dice_ce_loss
+
+
+def signed_step(delta: torch.Tensor, gradient: torch.Tensor, step: float, epsilon: float,
+                descend: bool = True) -> torch.Tensor:
+    """One signed-gradient step (descent by default) projected to ``[-eps, eps]``."""
+    direction = -1.0 if descend else 1.0
+    return (delta + direction * step * gradient.sign()).clamp(-epsilon, epsilon).detach()
+
+
+def class_pattern_delta(patterns: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``delta(v) = P_{y(v)}(v)``: patterns ``[K, C, *spatial]``, labels ``[N, 1, *spatial]``."""
+    one_hot = F.one_hot(labels[:, 0].long(), patterns.shape[0]).movedim(-1, 1).float()
+    return torch.einsum("nk...,kc...->nc...", one_hot, patterns)
+
+
+class Surrogate:
+    """A MONAI UNet surrogate (2D or 3D) with its Adam optimiser and DiceCE loss."""
+
+    def __init__(self, spatial_dims: int, in_channels: int, n_classes: int,
+                 channels: tuple[int, ...], lr: float, device: torch.device) -> None:
+        self.model = UNet(spatial_dims, in_channels, n_classes, channels=channels,
+                          strides=(2,) * (len(channels) - 1), num_res_units=2,
+                          norm="INSTANCE").to(device)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.loss_fn = dice_ce_loss()
+
+    def train(self, images: torch.Tensor, labels: torch.Tensor, deltas: torch.Tensor | None,
+              n_batches: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """``n_batches`` random batches on ``clamp(x + delta)``; returns the mean loss."""
+        self.model.train()
+        losses = []
+        for _ in range(n_batches):
+            idx = torch.randint(len(images), (batch_size,), generator=generator)
+            idx = idx.to(images.device)
+            x = images[idx] if deltas is None else (images[idx] + deltas[idx]).clamp(0, 1)
+            self.optimiser.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(x), labels[idx])
+            loss.backward()
+            self.optimiser.step()
+            losses.append(loss.detach())
+        return torch.stack(losses).mean()
+
+    @torch.no_grad()
+    def train_dice(self, images: torch.Tensor, labels: torch.Tensor, deltas: torch.Tensor,
+                   batch_size: int) -> float:
+        """Mean foreground Dice of the surrogate on the perturbed training set."""
+        self.model.eval()
+        scores = [foreground_dice(self.model((images[i : i + batch_size]
+                                              + deltas[i : i + batch_size]).clamp(0, 1)),
+                                  labels[i : i + batch_size])
+                  for i in range(0, len(images), batch_size)]
+        return torch.stack(scores).mean().item()
+
+    def frozen(self) -> _Frozen:
+        return _Frozen(self.model)
+
+
+class _Frozen:
+    """Context: surrogate in eval mode with gradients off for its parameters."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def __enter__(self) -> nn.Module:
+        self.model.eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        return self.model
+
+    def __exit__(self, *exc) -> None:
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(True)
+
+
+def pgd(model: nn.Module, loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor,
+        steps: int, step: float, epsilon: float, descend: bool = True) -> torch.Tensor:
+    """``steps`` signed-gradient steps on ``loss_of(delta)``, projected to the eps-ball."""
+    delta = start.detach()
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        (gradient,) = torch.autograd.grad(loss_of(delta), delta)
+        delta = signed_step(delta, gradient, step, epsilon, descend)
+    return delta
