@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from uebench.core import Case, Method, Preset, RunContext
 from uebench.poisoning import Surrogate, class_pattern_delta, pgd
@@ -60,7 +61,8 @@ class _ErrorMinimising(Method):
         self._init_noise(images, ctx)
         self.history: list[dict[str, float]] = []
         step = p["step_fraction"] * self.epsilon
-        for round_index in range(p["rounds"]):
+        for round_index in tqdm(range(p["rounds"]), desc=f"{self.name}: rounds",
+                                disable=not ctx.progress, leave=False):
             loss = surrogate.train(images, labels, self._all_deltas(labels),
                                    p["surrogate_batches"], p["batch_size"], generator)
             with surrogate.frozen() as model:
@@ -103,7 +105,7 @@ class ErrorMinimising(_ErrorMinimising):
         return self.deltas
 
     def _sweep(self, model, loss_fn, x, y, idx, step):
-        self.deltas[idx] = pgd(model, lambda d: loss_fn(model((x + d).clamp(0, 1)), y),
+        self.deltas[idx] = pgd(lambda d: loss_fn(model((x + d).clamp(0, 1)), y),
                                self.deltas[idx], self.params["steps"], step, self.epsilon)
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
@@ -132,8 +134,7 @@ class ErrorMinimisingClassWise(_ErrorMinimising):
         def loss_of(patterns):
             return loss_fn(model((x + class_pattern_delta(patterns, y)).clamp(0, 1)), y)
 
-        self.patterns = pgd(model, loss_of, self.patterns, self.params["steps"], step,
-                            self.epsilon)
+        self.patterns = pgd(loss_of, self.patterns, self.params["steps"], step, self.epsilon)
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
         _, label = case_tensors([case], ctx.device)

@@ -15,11 +15,13 @@ The ``quick`` preset uses 40 steps, 1 restart and a 16-128-channel surrogate tra
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from uebench.core import Case, Method, Preset, RunContext
 from uebench.poisoning import Surrogate, pgd
@@ -35,6 +37,10 @@ def target_map(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
 
 def _per_case_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, target[:, 0], reduction="none").flatten(1).mean(1)
+
+
+def _targeted_loss(model, x: torch.Tensor, target: torch.Tensor, delta: torch.Tensor):
+    return _per_case_ce(model((x + delta).clamp(0, 1)), target).sum()
 
 
 @register_method("tap")
@@ -76,15 +82,16 @@ class TargetedAdversarialPoisoning(Method):
         step = p["step_fraction"] * self.epsilon
         final = torch.zeros(len(images), device=ctx.device)
         with surrogate.frozen() as model:
-            for idx in batches(len(images), p["batch_size"], generator):
+            for idx in tqdm(batches(len(images), p["batch_size"], generator),
+                            desc=f"{self.name}: targeted PGD", disable=not ctx.progress,
+                            leave=False):
                 idx = idx.to(ctx.device)
                 x, target = images[idx], target_map(labels[idx], ctx.n_classes)
                 best = torch.full((len(idx),), float("inf"), device=ctx.device)
                 for _ in range(p["restarts"]):
                     start = (torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1)
-                    delta = pgd(model, lambda d: _per_case_ce(model((x + d).clamp(0, 1)),
-                                                              target).sum(),
-                                start * self.epsilon, p["steps"], step, self.epsilon)
+                    delta = pgd(partial(_targeted_loss, model, x, target), start * self.epsilon,
+                                p["steps"], step, self.epsilon)
                     with torch.no_grad():
                         loss = _per_case_ce(model((x + delta).clamp(0, 1)), target)
                     better = loss < best

@@ -25,7 +25,7 @@ def test_signed_step_and_pgd_stay_in_the_ball_and_descend():
     moved = signed_step(delta, torch.tensor([1.0, -2.0, 0.0]), 0.5, 0.4)
     assert torch.equal(moved, torch.tensor([-0.4, 0.4, 0.0]))
     target = torch.tensor([0.3, -0.3, 0.1])
-    result = pgd(None, lambda d: ((d - target) ** 2).sum(), torch.zeros(3), 40, 0.01, 0.2)
+    result = pgd(lambda d: ((d - target) ** 2).sum(), torch.zeros(3), 40, 0.01, 0.2)
     assert result.abs().max() <= 0.2 + 1e-7
     assert ((result - target) ** 2).sum() < (target**2).sum()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -93,6 +94,8 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
     both on the clean test split, and write a JSON record."""
     from uebench.pipeline import Pipeline, RunSpec, resolve
 
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"  # also silences dataset synthesis bars
     try:
         spec = RunSpec(method=method, victim=victim, dataset=dataset, defense=defense,
                        epsilon=epsilon, seed=seed, preset=preset,

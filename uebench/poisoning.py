@@ -89,8 +89,8 @@ class _Frozen:
             parameter.requires_grad_(True)
 
 
-def pgd(model: nn.Module, loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor,
-        steps: int, step: float, epsilon: float, descend: bool = True) -> torch.Tensor:
+def pgd(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, steps: int,
+        step: float, epsilon: float, descend: bool = True) -> torch.Tensor:
     """``steps`` signed-gradient steps on ``loss_of(delta)``, projected to the eps-ball."""
     delta = start.detach()
     for _ in range(steps):

@@ -38,14 +38,16 @@ class UNetVictim(Victim):
 
 @register_victim("swinunetr")
 class SwinUNETRVictim(Victim):
-    """MONAI SwinUNETR (feature size 12 on CPUs, 48 for the paper preset)."""
+    """MONAI SwinUNETR (feature size 48, depths 2-2-2-2; on CPUs 12 and 1-1-1-1)."""
 
     min_size = 64
     size_multiple = 32
 
     def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
-        return SwinUNETR(in_channels=in_channels, out_channels=n_classes,
-                         feature_size=12 if _small(preset) else 48)
+        if _small(preset):  # 3.5 s instead of 4.7 s per 64^3 step on 2 CPU cores
+            return SwinUNETR(in_channels=in_channels, out_channels=n_classes, feature_size=12,
+                             depths=(1, 1, 1, 1))
+        return SwinUNETR(in_channels=in_channels, out_channels=n_classes, feature_size=48)
 
 
 @register_victim("unetr")
