@@ -29,7 +29,12 @@ from uebench.evaluation import evaluate
 from uebench.fidelity import fidelity, mean_fidelity
 from uebench.presets import get_preset
 from uebench.store import StageCache, default_cache_root, stable_hash, write_json
-from uebench.training import resolve_device, seed_everything, train_segmenter
+from uebench.training import (
+    TRAINING_VERSION,
+    resolve_device,
+    seed_everything,
+    train_segmenter,
+)
 
 SCHEMA_VERSION = 1
 
@@ -182,7 +187,11 @@ class Pipeline:
         defended = spec.defense != "none"
         training_set = {"protection": protect_key if changed else None,
                         "defense": spec.defense if (protection is not None and defended) else None}
-        key = stable_hash({"data": data_fp, "victim": spec.victim, "preset": r.preset.to_dict(),
+        in_channels = len(split.train[0].image)
+        seed_everything(spec.seed)  # the victim's initial weights depend on the seed only
+        model = r.victim.build(in_channels, r.dataset.n_classes, r.preset)
+        key = stable_hash({"data": data_fp, "victim": spec.victim, "architecture": str(model),
+                           "training": TRAINING_VERSION, "preset": r.preset.to_dict(),
                            "seed": spec.seed, "training_set": training_set})
         cached = self.cache.get_json("victim", key)
         if cached is not None:
@@ -198,7 +207,6 @@ class Pipeline:
                 image, label = r.defense.apply(image, label, defense_rng)
             images.append(image)
             labels.append(label)
-        model = r.victim.build(images[0].shape[0], r.dataset.n_classes, r.preset)
         role = "clean" if training_set == {"protection": None, "defense": None} else "protected"
         training = train_segmenter(model, np.stack(images), np.stack(labels), r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",

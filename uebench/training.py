@@ -16,6 +16,9 @@ from tqdm.auto import tqdm
 
 from uebench.core import Preset
 
+# Part of the victim cache key: bump when a change here changes what training produces.
+TRAINING_VERSION = "1"
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) for a reproducible run."""

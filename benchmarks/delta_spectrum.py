@@ -1,0 +1,68 @@
+"""Inter-slice structure of the released deltas of finished runs: does a method's noise change
+from one axial slice to the next more than plain noise of the same support and size?
+
+For each run record given, the stored int8 deltas are read back from the run's stage cache and
+summarised over the training cases: ``zdiv`` (VoxShield's term: mean L2 distance between the 2D
+amplitude spectra of adjacent slices), ``zdiv / ||delta||_2`` (scale-free), and the share of
+the delta's energy in the upper half of the z-frequencies (0.5 for white noise).
+
+    python benchmarks/delta_spectrum.py runs/records/voxshield-*.json runs/records/random-roi-*.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tabulate import tabulate
+
+from uebench.budget import storage_scale
+from uebench.data import fingerprint, resolve_dataset
+from uebench.methods.voxshield import zdiv
+from uebench.pipeline import RunSpec, resolve
+from uebench.presets import get_preset
+from uebench.store import StageCache, stable_hash
+
+
+def protect_arrays(record_path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The record and the stored deltas of its protection stage (same key as the pipeline)."""
+    record = json.loads(record_path.read_text())
+    spec = RunSpec(**record["spec"])
+    method = resolve(spec).method
+    preset = get_preset(spec.preset)
+    key = stable_hash({"data": fingerprint(resolve_dataset(spec.dataset), preset),
+                       "method": method.describe(), "seed": spec.seed,
+                       "preset": preset.to_dict()})
+    cache = StageCache(record_path.parent.parent / "cache")
+    arrays = cache.get_arrays("protect", key)
+    if arrays is None:
+        raise SystemExit(f"{record_path}: its protection stage is not in {cache.root}")
+    return record, arrays
+
+
+def summarise(deltas: dict[str, np.ndarray], epsilon: float) -> dict[str, float]:
+    rows = []
+    for stored in deltas.values():
+        delta = torch.from_numpy(stored.astype(np.float32) * storage_scale(epsilon))[None]
+        norm = float(delta.norm())
+        power = np.abs(np.fft.rfft(delta[0].numpy(), axis=1)) ** 2
+        half = power.shape[1] // 2
+        rows.append((float(zdiv(delta)), float(zdiv(delta)) / max(norm, 1e-12),
+                     float(power[:, half:].sum() / max(power.sum(), 1e-20))))
+    return dict(zip(("zdiv", "zdiv_per_l2", "high_z_energy_share"), np.mean(rows, axis=0)))
+
+
+def main(paths: list[str]) -> None:
+    table = []
+    for path in paths:
+        record, arrays = protect_arrays(Path(path))
+        summary = summarise(arrays, record["method"]["epsilon"])
+        table.append({"run": record["run_id"], **{k: round(v, 4) for k, v in summary.items()}})
+    print(tabulate(table, headers="keys"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
