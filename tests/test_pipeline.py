@@ -76,3 +76,17 @@ def test_crash_leaves_no_record(pipeline, tmp_path, monkeypatch):
     # the finished protection stage survives the crash and is reused
     assert list((tmp_path / "cache" / "protect").glob("*.npz"))
     np.testing.assert_equal(len(list((tmp_path / "cache" / "protect").glob("*.json"))), 1)
+
+
+def test_victim_cache_follows_the_architecture(pipeline, monkeypatch):
+    first, _ = pipeline.run(RunSpec("random", "unet", "spheres", preset="tiny"))
+    from monai.networks.nets import UNet
+
+    from uebench import registry
+
+    victim = registry.victims.get("unet")
+    monkeypatch.setattr(victim, "build", lambda self, c, k, preset: UNet(
+        3, c, k, channels=(8, 16), strides=(2,), num_res_units=1))
+    second, _ = pipeline.run(RunSpec("random", "unet", "spheres", preset="tiny"))
+    assert "clean_victim" not in second["timings"]["cached_stages"]
+    assert "protect" in second["timings"]["cached_stages"]
