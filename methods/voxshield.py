@@ -21,6 +21,18 @@ Deviations, also written in every record: the ``quick`` preset shortens the sche
 surrogate width) and raises the learning rates so something is learnt in minutes on 2 CPU
 cores; the ``paper`` preset uses the reference values. Logging reads device tensors once per
 epoch (the reference runs extra generator and surrogate passes per step just to log).
+
+Measured at the quick preset (brats-mni, eps 4/255, seed 0, 2 CPU cores; records in
+leaderboards/records): neither reading lowers the victims' DSC (unet 0.897 clean-trained ->
+0.872 voxshield / 0.905 voxshield-pgd, random-roi 0.878; swinunetr 0.967 -> 0.973 / 0.968,
+random-roi 0.975). What the record's ``history`` shows: over the 8 epochs (80 S-steps) the
+surrogate never learns the task (train foreground DSC 0.03-0.09, DiceCE 0.81), so the
+error-minimising term has no shortcut to reinforce; the z-term does act (Zdiv of the stored
+deltas 6.89 vs 2.04 for random-roi on the same voxels; 3.02 vs 1.55 per unit L2,
+``benchmarks/delta_spectrum.py``). With a 4x longer surrogate schedule (``--param
+s_steps=40``, 320 S-steps) the surrogate reaches train DSC 0.49 and the unet victim still
+scores 0.919. The paper's effect needs the reference schedule (100 epochs, a
+32-512-channel surrogate) that the ``paper`` preset carries for GPUs.
 """
 
 from __future__ import annotations
