@@ -90,3 +90,12 @@ def test_victim_cache_follows_the_architecture(pipeline, monkeypatch):
     second, _ = pipeline.run(RunSpec("random", "unet", "spheres", preset="tiny"))
     assert "clean_victim" not in second["timings"]["cached_stages"]
     assert "protect" in second["timings"]["cached_stages"]
+
+
+def test_leaderboard_keeps_parameter_overrides_apart():
+    from uebench.leaderboard import method_label, tables
+
+    assert method_label("voxshield", {}) == "voxshield"
+    assert method_label("voxshield", {"s_steps": 40, "roi": "soft"}) == (
+        "voxshield[roi=soft,s_steps=40]")
+    assert tables([]) == {}  # no records: no tables

@@ -93,7 +93,8 @@ def test_deltas_stay_in_budget_roi_and_are_deterministic(name, tiny):
         assert np.abs(delta).max() > 0
         np.testing.assert_array_equal(delta, again.perturb(case, ctx))
         stored = quantise(case.image, delta, 4 / 255, case.id)
-        assert np.abs(release(case.image, stored, 4 / 255, case.id) - case.image).max() <= 4 / 255
+        released = release(case.image, stored, 4 / 255, case.id)
+        assert np.abs(released - case.image).max() <= 4 / 255 + 1e-6
     history = method.describe()["history"]
     assert len(history) == 2 and {"zdiv", "surrogate_train_dsc"} <= set(history[0])
 

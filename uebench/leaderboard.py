@@ -32,11 +32,19 @@ def epsilon_label(value: float) -> str:
     return f"{value:.4g}"
 
 
+def method_label(name: str, params: dict[str, Any]) -> str:
+    """``voxshield`` or, with overrides, ``voxshield[s_steps=40]``: rows never mix settings."""
+    if not params:
+        return name
+    return f"{name}[{','.join(f'{k}={v}' for k, v in sorted(params.items()))}]"
+
+
 def _row(record: dict[str, Any]) -> dict[str, Any]:
     spec, eff = record["spec"], record["efficacy"]
     fid, thr = record["fidelity"], record["throughput"]
     return {
-        "dataset": spec["dataset"], "victim": spec["victim"], "method": spec["method"],
+        "dataset": spec["dataset"], "victim": spec["victim"],
+        "method": method_label(spec["method"], spec.get("method_params") or {}),
         "epsilon": epsilon_label(spec["epsilon"]), "defense": spec["defense"],
         "preset": spec["preset"], "seed": spec["seed"],
         "clean_dsc": eff["clean_trained"]["dsc_fg_mean"],
