@@ -23,20 +23,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from uebench.core import Case, Method, Preset, RunContext
-from uebench.poisoning import Surrogate, class_pattern_delta, pgd
+from uebench.core import Case, Preset, RunContext
+from uebench.poisoning import SurrogatePoison, class_pattern_delta, pgd
 from uebench.registry import register_method
-from uebench.surrogates import batches, case_tensors, parse_channels
-from uebench.training import seed_everything
+from uebench.surrogates import batches, case_tensors
 
 DEVIATIONS = ("dense adaptation: voxel DiceCE, stop on surrogate train DSC; VoxShield-repo 3D "
               "schedule (10 steps/batch, 20 surrogate batches/round, 3 rounds), step eps/8; "
               "quick preset: surrogate 16-128 channels")
 
 
-class _ErrorMinimising(Method):
-    norm = "linf"
-    spatial_dims = 3
+class _ErrorMinimising(SurrogatePoison):
     deviations = DEVIATIONS
     conformance_params = {"rounds": 1, "surrogate_batches": 2, "steps": 2,
                           "surrogate_channels": "8-16-32"}
@@ -51,13 +48,7 @@ class _ErrorMinimising(Method):
 
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
         p = self.params
-        seed_everything(ctx.seed)
-        generator = torch.Generator().manual_seed(ctx.seed)
-        images, labels = self._tensors(train_cases, ctx.device)
-        self.case_index = {c.id: i for i, c in enumerate(train_cases)}
-        surrogate = Surrogate(self.spatial_dims, ctx.in_channels, ctx.n_classes,
-                              parse_channels(p["surrogate_channels"]), p["surrogate_lr"],
-                              ctx.device)
+        generator, images, labels, surrogate = self._prepare(train_cases, ctx)
         self._init_noise(images, ctx)
         self.history: list[dict[str, float]] = []
         step = p["step_fraction"] * self.epsilon
@@ -74,13 +65,6 @@ class _ErrorMinimising(Method):
                                  "surrogate_train_dsc": dsc})
             if dsc >= p["stop_dsc"]:
                 break
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "history": getattr(self, "history", [])}
-
-    def _tensors(self, cases: list[Case], device: torch.device) -> tuple[torch.Tensor, ...]:
-        """Training images and labels as the surrogate sees them (3D volumes here)."""
-        return case_tensors(cases, device)
 
     def _init_noise(self, images: torch.Tensor, ctx: RunContext) -> None:
         raise NotImplementedError
@@ -108,14 +92,6 @@ class ErrorMinimising(_ErrorMinimising):
         self.deltas[idx] = pgd(lambda d: loss_fn(model((x + d).clamp(0, 1)), y),
                                self.deltas[idx], self.params["steps"], step, self.epsilon)
 
-    def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
-        if case.id not in self.case_index:
-            raise ValueError(f"{self.name} optimises one delta per training case; {case.id!r} "
-                             "was not in fit")
-        return self._case_delta(self.case_index[case.id]).cpu().numpy()
-
-    def _case_delta(self, index: int) -> torch.Tensor:
-        return self.deltas[index]
 
 
 @register_method("em-classwise")

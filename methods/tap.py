@@ -18,16 +18,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from uebench.core import Case, Method, Preset, RunContext
-from uebench.poisoning import Surrogate, pgd
+from uebench.core import Case, Preset, RunContext
+from uebench.poisoning import SurrogatePoison, pgd
 from uebench.registry import register_method
-from uebench.surrogates import batches, case_tensors, parse_channels
-from uebench.training import seed_everything
+from uebench.surrogates import batches
 
 
 def target_map(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -44,12 +42,10 @@ def _targeted_loss(model, x: torch.Tensor, target: torch.Tensor, delta: torch.Te
 
 
 @register_method("tap")
-class TargetedAdversarialPoisoning(Method):
+class TargetedAdversarialPoisoning(SurrogatePoison):
     """TAP: targeted PGD toward a cyclic per-voxel label permutation, clean surrogate."""
 
     summary = "TAP (Fowl et al. 2021): targeted PGD to (y+1) mod K, dense adaptation"
-    norm = "linf"
-    spatial_dims = 3
     deviations = ("dense adaptation: per-voxel target (y+1) mod K incl. background, voxel CE; "
                   "quick preset: 40 steps, 1 restart, 10-epoch 16-128-channel surrogate")
     conformance_params = {"surrogate_epochs": 1, "steps": 2, "surrogate_channels": "8-16-32"}
@@ -63,18 +59,9 @@ class TargetedAdversarialPoisoning(Method):
                 "surrogate_channels": "32-64-128-256-512" if paper else "16-32-64-128",
                 "surrogate_lr": 5e-4 if paper else 2e-3}
 
-    def _tensors(self, cases: list[Case], device: torch.device) -> tuple[torch.Tensor, ...]:
-        return case_tensors(cases, device)
-
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
         p = self.params
-        seed_everything(ctx.seed)
-        generator = torch.Generator().manual_seed(ctx.seed)
-        images, labels = self._tensors(train_cases, ctx.device)
-        self.case_index = {c.id: i for i, c in enumerate(train_cases)}
-        surrogate = Surrogate(self.spatial_dims, ctx.in_channels, ctx.n_classes,
-                              parse_channels(p["surrogate_channels"]), p["surrogate_lr"],
-                              ctx.device)
+        generator, images, labels, surrogate = self._prepare(train_cases, ctx)
         steps_per_epoch = -(-len(images) // p["batch_size"])
         clean_loss = surrogate.train(images, labels, None, p["surrogate_epochs"] * steps_per_epoch,
                                      p["batch_size"], generator)
@@ -101,14 +88,3 @@ class TargetedAdversarialPoisoning(Method):
         self.history = {"surrogate_clean_loss": clean_loss.item(),
                         "targeted_ce_mean": final.mean().item()}
 
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "history": getattr(self, "history", {})}
-
-    def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
-        if case.id not in self.case_index:
-            raise ValueError(f"{self.name} optimises one delta per training case; {case.id!r} "
-                             "was not in fit")
-        return self._case_delta(self.case_index[case.id]).cpu().numpy()
-
-    def _case_delta(self, index: int) -> torch.Tensor:
-        return self.deltas[index]

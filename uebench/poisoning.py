@@ -7,14 +7,17 @@ Tensors are ``[N, C, *spatial]`` with labels ``[N, 1, *spatial]``; 2D and 3D wor
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from monai.networks.nets import UNet
 from torch import nn
 
-from uebench.surrogates import foreground_dice
-from uebench.training import dice_ce_loss
+from uebench.core import Case, Method, RunContext
+from uebench.surrogates import case_tensors, foreground_dice, parse_channels
+from uebench.training import dice_ce_loss, seed_everything
 
 
 def signed_step(delta: torch.Tensor, gradient: torch.Tensor, step: float, epsilon: float,
@@ -98,3 +101,39 @@ def pgd(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, st
         (gradient,) = torch.autograd.grad(loss_of(delta), delta)
         delta = signed_step(delta, gradient, step, epsilon, descend)
     return delta
+
+
+class SurrogatePoison(Method):
+    """Base of the methods that craft one delta per training case against a surrogate
+    (EM, TAP and their slice-wise forms): seeded set-up, per-case lookup in ``perturb``."""
+
+    norm = "linf"
+    spatial_dims = 3
+
+    def _tensors(self, cases: list[Case], device: torch.device) -> tuple[torch.Tensor, ...]:
+        """Training images and labels as the surrogate sees them (3D volumes here)."""
+        return case_tensors(cases, device)
+
+    def _prepare(self, train_cases: list[Case], ctx: RunContext):
+        """Seed, tensors, case index and a fresh surrogate for ``fit``."""
+        p = self.params
+        seed_everything(ctx.seed)
+        generator = torch.Generator().manual_seed(ctx.seed)
+        images, labels = self._tensors(train_cases, ctx.device)
+        self.case_index = {c.id: i for i, c in enumerate(train_cases)}
+        surrogate = Surrogate(self.spatial_dims, ctx.in_channels, ctx.n_classes,
+                              parse_channels(p["surrogate_channels"]), p["surrogate_lr"],
+                              ctx.device)
+        return generator, images, labels, surrogate
+
+    def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
+        if case.id not in self.case_index:
+            raise ValueError(f"{self.name} optimises one delta per training case; {case.id!r} "
+                             "was not in fit")
+        return self._case_delta(self.case_index[case.id]).cpu().numpy()
+
+    def _case_delta(self, index: int) -> torch.Tensor:
+        return self.deltas[index]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "history": getattr(self, "history", [])}
