@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,7 +37,6 @@ class Preset:
     lr: float = 5e-4
     weight_decay: float = 0.0
     victim_scale: str = "small"
-    eval_every: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -131,7 +130,6 @@ class Dataset:
     class_names: tuple[str, ...] = ()
     modalities: tuple[str, ...] = ()
     regions: dict[str, tuple[int, ...]] = {}
-    hd95_tolerance_mm: float = 2.0
 
     def build(self, preset: Preset, seed: int) -> list[Case]:
         raise NotImplementedError
@@ -155,12 +153,3 @@ class Defense:
         self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
-
-
-@dataclass
-class ProtectedSet:
-    """The released training set: stored int8 deltas and their scale, keyed by case id."""
-
-    deltas: dict[str, np.ndarray]
-    scale: float
-    stats: dict[str, Any] = field(default_factory=dict)
