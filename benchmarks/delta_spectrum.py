@@ -20,22 +20,19 @@ import torch
 from tabulate import tabulate
 
 from uebench.budget import storage_scale
-from uebench.data import fingerprint, resolve_dataset
+from uebench.data import fingerprint
 from uebench.methods.voxshield import zdiv
-from uebench.pipeline import RunSpec, resolve
-from uebench.presets import get_preset
-from uebench.store import StageCache, stable_hash
+from uebench.pipeline import RunSpec, protection_key, resolve
+from uebench.store import StageCache
 
 
 def protect_arrays(record_path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """The record and the stored deltas of its protection stage (same key as the pipeline)."""
     record = json.loads(record_path.read_text())
     spec = RunSpec(**record["spec"])
-    method = resolve(spec).method
-    preset = get_preset(spec.preset)
-    key = stable_hash({"data": fingerprint(resolve_dataset(spec.dataset), preset),
-                       "method": method.describe(), "seed": spec.seed,
-                       "preset": preset.to_dict()})
+    resolved = resolve(spec)
+    key = protection_key(fingerprint(resolved.dataset, resolved.preset), resolved.method,
+                         spec.seed, resolved.preset)
     cache = StageCache(record_path.parent.parent / "cache")
     arrays = cache.get_arrays("protect", key)
     if arrays is None:

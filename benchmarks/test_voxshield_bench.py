@@ -23,3 +23,4 @@ def test_loss_terms(benchmark, bench):
     with torch.no_grad():
         clean = bench.surrogate(bench.x)
     benchmark(loss_terms, bench, clean + 0.1, clean)
+

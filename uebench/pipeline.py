@@ -82,6 +82,12 @@ def resolve(spec: RunSpec) -> Resolved:
     return Resolved(dataset, preset, method, victim, defense)
 
 
+def protection_key(data_fp: str, method: Method, seed: int, preset: Preset) -> str:
+    """Cache key of a protection stage: data, unfitted method's description, seed, preset."""
+    return stable_hash({"data": data_fp, "method": method.describe(), "seed": seed,
+                        "preset": preset.to_dict()})
+
+
 class Pipeline:
     """Runs specs against one cache folder and writes records under ``out/records``."""
 
@@ -102,8 +108,7 @@ class Pipeline:
         data_fp = fingerprint(r.dataset, r.preset)
         ctx = RunContext(r.preset, spec.seed, self.device, cases[0].image.shape[0],
                          r.dataset.n_classes, self.progress)
-        protect_key = stable_hash({"data": data_fp, "method": r.method.describe(),
-                                   "seed": spec.seed, "preset": r.preset.to_dict()})
+        protect_key = protection_key(data_fp, r.method, spec.seed, r.preset)
         protection = self._protect(r.method, split.train, ctx, protect_key)
         clean = self._victim_stage(r, spec, data_fp, split, None, None)
         protected = self._victim_stage(r, spec, data_fp, split, protection, protect_key)
