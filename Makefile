@@ -28,4 +28,4 @@ leaderboard: $(BIN)/.installed
 	$(BIN)/uebench leaderboard
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check uebench methods victims datasets tests benchmarks
+	$(BIN)/ruff check uebench methods victims datasets tests benchmarks docs

@@ -29,6 +29,8 @@ from uebench.store import StageCache
 def protect_arrays(record_path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """The record and the stored deltas of its protection stage (same key as the pipeline)."""
     record = json.loads(record_path.read_text())
+    if record["method"]["norm"] != "linf":
+        raise SystemExit(f"{record_path}: only L-inf runs have int8 deltas to read back")
     spec = RunSpec(**record["spec"])
     resolved = resolve(spec)
     key = protection_key(fingerprint(resolved.dataset, resolved.preset), resolved.method,

@@ -1,3 +1,3 @@
 """Built-in protection methods, one file each (installed as ``uebench.methods``)."""
 
-BUILTIN_MODULES = ("controls", "voxshield", "em", "tap", "slicewise", "lsp", "ar")
+BUILTIN_MODULES = ("controls", "voxshield", "em", "tap", "slicewise", "lsp", "ar", "ops", "rem")

@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from uebench.core import Case, Preset, RunContext
-from uebench.poisoning import SurrogatePoison, class_pattern_delta, pgd
+from uebench.poisoning import Surrogate, SurrogatePoison, class_pattern_delta, pgd
 from uebench.registry import register_method
 from uebench.surrogates import batches, case_tensors
 
@@ -54,8 +54,7 @@ class _ErrorMinimising(SurrogatePoison):
         step = p["step_fraction"] * self.epsilon
         for round_index in tqdm(range(p["rounds"]), desc=f"{self.name}: rounds",
                                 disable=not ctx.progress, leave=False):
-            loss = surrogate.train(images, labels, self._all_deltas(labels),
-                                   p["surrogate_batches"], p["batch_size"], generator)
+            loss = self._train_surrogate(surrogate, images, labels, generator)
             with surrogate.frozen() as model:
                 for idx in batches(len(images), p["batch_size"], generator):
                     idx = idx.to(ctx.device)
@@ -65,6 +64,13 @@ class _ErrorMinimising(SurrogatePoison):
                                  "surrogate_train_dsc": dsc})
             if dsc >= p["stop_dsc"]:
                 break
+
+    def _train_surrogate(self, surrogate: Surrogate, images: torch.Tensor, labels: torch.Tensor,
+                         generator: torch.Generator) -> torch.Tensor:
+        """One round's surrogate training on the perturbed data (the inner min)."""
+        return surrogate.train(images, labels, self._all_deltas(labels),
+                               self.params["surrogate_batches"], self.params["batch_size"],
+                               generator)
 
     def _init_noise(self, images: torch.Tensor, ctx: RunContext) -> None:
         raise NotImplementedError

@@ -91,3 +91,52 @@ def test_ar_noise_fills_the_budget_in_every_class(tiny):
     for k in np.unique(cases[0].label):
         np.testing.assert_allclose(np.abs(delta[0][cases[0].label == k]).max(), 4 / 255,
                                    rtol=1e-6)
+
+
+def test_ops_cells_skip_incomplete_borders_and_cover_every_offset():
+    from uebench.methods.ops import cell_offsets
+
+    offsets = cell_offsets((5, 4, 4), 2)
+    assert (offsets[4] == -1).all() and (offsets[:4] >= 0).all()
+    assert sorted(np.unique(offsets[:4])) == list(range(8))
+    assert offsets[0, 0, 1] == 1 and offsets[0, 1, 0] == 2 and offsets[1, 0, 0] == 4
+
+
+def test_ops_search_prefers_the_stable_deviation_and_perturbs_one_voxel_per_class_cell():
+    from uebench.core import Case
+    from uebench.methods.ops import OnePixelShortcut, search_shortcut
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for i in range(3):
+        image = rng.uniform(0.3, 0.7, (1, 4, 4, 4)).astype(np.float32)
+        image[0, ::2, ::2, ::2] = 0.05  # offset 0 of every cell: stably far from 1
+        label = np.zeros((4, 4, 4), np.int64)
+        label[2:] = 1
+        cases.append(Case(f"c{i}", image, label))
+    shortcut = search_shortcut(cases, 2, 2)
+    assert shortcut == {0: (0, 1), 1: (0, 1)}  # offset 0, colour (1,)
+    method = OnePixelShortcut(4 / 255, None, cell=2)
+    method.colours, method.shortcut = np.array([[0.0], [1.0]], np.float32), shortcut
+    delta = method.perturb(cases[0], None)
+    changed = delta[0] != 0
+    assert changed.sum() == 8 and np.allclose((cases[0].image + delta)[0][changed], 1.0)
+
+
+def test_rem_flip_moves_image_and_label_together_and_attack_stays_in_radius():
+    from uebench.methods.rem import adversarial_delta, random_flip
+
+    image = torch.arange(8.0).view(1, 1, 2, 2, 2)
+    flipped, label = random_flip(image, image.clone(), torch.Generator().manual_seed(3))
+    assert torch.equal(flipped, label) and not torch.equal(flipped, image)
+    model = torch.nn.Conv3d(1, 2, 1)
+    x = torch.rand(2, 1, 4, 4, 4)
+    y = torch.randint(0, 2, (2, 4, 4, 4))
+
+    def loss_fn(logits, target):
+        return torch.nn.functional.cross_entropy(logits, target)
+
+    attack = adversarial_delta(model, loss_fn, x, y, 0.1, 5, torch.Generator().manual_seed(0))
+    assert attack.abs().max() <= 0.1 + 1e-7
+    with torch.no_grad():
+        assert loss_fn(model((x + attack).clamp(0, 1)), y) > loss_fn(model(x), y)

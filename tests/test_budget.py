@@ -27,3 +27,20 @@ def test_over_budget_nan_and_shape_are_rejected():
         quantise(image, np.full_like(image, np.nan), EPS, "case-7")
     with pytest.raises(BudgetViolation, match="shape"):
         quantise(image, np.zeros((1, 4, 4, 5), np.float32), EPS, "case-7")
+
+
+def test_l0_budget_counts_changed_voxels_and_keeps_exact_values():
+    from uebench.budget import L0Budget
+
+    image = np.full((2, 4, 4, 4), 0.5, np.float32)
+    delta = np.zeros_like(image)
+    delta[:, 0, 0, 0] = [0.5, -0.5]  # one voxel, both channels: to 1 and to 0
+    budget = L0Budget(1 / 64)
+    stored = budget.store(image, delta, "case")
+    released = budget.release(image, stored, "case")
+    assert released[:, 0, 0, 0].tolist() == [1.0, 0.0]
+    assert np.array_equal(released[:, 1:], image[:, 1:])
+    assert budget.check(released - image, "case") == 1 / 64
+    delta[0, 1, 0, 0] = 0.1  # a second voxel: 2/64 > 1/64
+    with pytest.raises(BudgetViolation, match="L0 changes 3.1250% of the voxels"):
+        budget.store(image, delta, "case-3")

@@ -34,3 +34,16 @@ def test_conformance_catches_nondeterminism(monkeypatch):
     Jitter.name = "jitter"
     with pytest.raises(AssertionError, match="same seed"):
         check_method("jitter")
+
+
+def test_the_method_template_in_the_docs_conforms(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    registry.methods.names()  # load the built-ins before swapping in a scratch table
+    monkeypatch.setattr(registry.methods, "_entries", dict(registry.methods._entries))
+    path = Path(__file__).parents[1] / "docs" / "method_template.py"
+    spec = importlib.util.spec_from_file_location("method_template", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    check_method("template-noise")
+    check_method("template-noise", params={"scale": 0.5})

@@ -99,3 +99,24 @@ def test_leaderboard_keeps_parameter_overrides_apart():
     assert method_label("voxshield", {"s_steps": 40, "roi": "soft"}) == (
         "voxshield[roi=soft,s_steps=40]")
     assert tables([]) == {}  # no records: no tables
+
+
+def test_l0_method_is_held_to_its_own_budget_in_the_record_and_the_leaderboard(pipeline,
+                                                                              tmp_path):
+    record, _ = pipeline.run(RunSpec("ops", "unet", "spheres", preset="tiny"))
+    budget = record["method"]["budget"]
+    assert budget == {"norm": "l0", "max_fraction": 4 / 8**3, "storage": "float32"}
+    assert record["method"]["shortcut"], "the searched shortcut is recorded"
+    fidelity = record["fidelity"]
+    assert 0 < fidelity["l0_fraction"] <= budget["max_fraction"]
+    assert fidelity["linf"] > 4 / 255  # OPS is not L-inf bounded
+    assert record["fidelity"]["budget"] == budget
+    render(tmp_path / "runs" / "records", tmp_path / "boards")
+    assert "L0 0.78%" in (tmp_path / "boards" / "efficacy.md").read_text()
+
+
+def test_record_keeps_the_fitted_method_when_protection_is_cached(pipeline):
+    first, _ = pipeline.run(RunSpec("ops", "unet", "spheres", preset="tiny"))
+    second, _ = pipeline.run(RunSpec("ops", "unet", "spheres", preset="tiny", seed=0))
+    assert "protect" in second["timings"]["cached_stages"]
+    assert second["method"] == first["method"]

@@ -1,10 +1,15 @@
-"""The threat model enforced by the harness: clamp, budget check, int8 storage, re-check.
+"""The threat model enforced by the harness: clamp, budget check, storage, re-check.
 
-Deltas are stored as int8 with scale ``eps / 127`` (the reference code's export format), so the
-released volume is ``clamp(x + q * eps / 127, 0, 1)`` and the budget is verified on that form.
+L-inf deltas are stored as int8 with scale ``eps / 127`` (the reference code's export format), so
+the released volume is ``clamp(x + q * eps / 127, 0, 1)`` and the budget is verified on that form.
+L0 deltas (sparse, unbounded in value, e.g. OPS) are stored as float32 and their budget is the
+fraction of voxels changed in any channel, verified on the released volume.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,10 +37,14 @@ def check_linf(delta: np.ndarray, epsilon: float, what: str) -> float:
     return linf
 
 
-def quantise(image: np.ndarray, delta: np.ndarray, epsilon: float, what: str) -> np.ndarray:
-    """Clamp ``image + delta`` to [0, 1], check the budget, and return the int8 stored delta."""
+def _check_shape(image: np.ndarray, delta: np.ndarray, what: str) -> None:
     if delta.shape != image.shape:
         raise BudgetViolation(f"{what}: delta shape {delta.shape} != image shape {image.shape}")
+
+
+def quantise(image: np.ndarray, delta: np.ndarray, epsilon: float, what: str) -> np.ndarray:
+    """Clamp ``image + delta`` to [0, 1], check the budget, and return the int8 stored delta."""
+    _check_shape(image, delta, what)
     check_linf(delta, epsilon, what)
     effective = np.clip(image + delta.astype(np.float32), 0.0, 1.0) - image
     levels = np.rint(effective / storage_scale(epsilon))
@@ -48,3 +57,77 @@ def release(image: np.ndarray, stored: np.ndarray, epsilon: float, what: str) ->
     protected = np.clip(image + stored.astype(np.float32) * step, 0, 1)
     check_linf(protected - image, epsilon, what + " (stored form)")
     return protected.astype(np.float32)
+
+
+class Budget:
+    """A method's threat model: its bound, the stored form of a delta and the check on it."""
+
+    norm: ClassVar[str] = ""
+
+    def check(self, delta: np.ndarray, what: str) -> float:
+        """Raise ``BudgetViolation`` when ``delta`` breaks the bound; return its measured size."""
+        raise NotImplementedError
+
+    def store(self, image: np.ndarray, delta: np.ndarray, what: str) -> np.ndarray:
+        """Clamp ``image + delta`` to [0, 1], check the bound, return the stored delta."""
+        raise NotImplementedError
+
+    def release(self, image: np.ndarray, stored: np.ndarray, what: str) -> np.ndarray:
+        """The released volume from its stored delta, the bound re-checked on it."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What the run record says about the budget."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class LinfBudget(Budget):
+    """``max |delta| <= epsilon``, stored as int8 with scale ``epsilon / 127``."""
+
+    epsilon: float
+    norm: ClassVar[str] = "linf"
+
+    def check(self, delta: np.ndarray, what: str) -> float:
+        return check_linf(delta, self.epsilon, what)
+
+    def store(self, image: np.ndarray, delta: np.ndarray, what: str) -> np.ndarray:
+        return quantise(image, delta, self.epsilon, what)
+
+    def release(self, image: np.ndarray, stored: np.ndarray, what: str) -> np.ndarray:
+        return release(image, stored, self.epsilon, what)
+
+    def describe(self) -> dict[str, Any]:
+        return {"norm": self.norm, "epsilon": self.epsilon, "storage": "int8",
+                "storage_scale": storage_scale(self.epsilon)}
+
+
+@dataclass(frozen=True)
+class L0Budget(Budget):
+    """At most ``max_fraction`` of the voxels changed (in any channel), any value in [0, 1];
+    stored as float32 (the values are not small, so int8 at a fixed scale would move them)."""
+
+    max_fraction: float
+    norm: ClassVar[str] = "l0"
+
+    def check(self, delta: np.ndarray, what: str) -> float:
+        if not np.all(np.isfinite(delta)):
+            raise BudgetViolation(f"{what}: the perturbation has NaN or Inf values")
+        fraction = float((delta != 0).any(axis=0).mean()) if delta.size else 0.0
+        if fraction > self.max_fraction:
+            raise BudgetViolation(f"{what}: L0 changes {fraction:.4%} of the voxels, over the "
+                                  f"budget {self.max_fraction:.4%}")
+        return fraction
+
+    def store(self, image: np.ndarray, delta: np.ndarray, what: str) -> np.ndarray:
+        _check_shape(image, delta, what)
+        self.check(delta, what)
+        return (np.clip(image + delta.astype(np.float32), 0.0, 1.0) - image).astype(np.float32)
+
+    def release(self, image: np.ndarray, stored: np.ndarray, what: str) -> np.ndarray:
+        protected = np.clip(image + stored.astype(np.float32), 0, 1).astype(np.float32)
+        self.check(protected - image, what + " (stored form)")
+        return protected
+
+    def describe(self) -> dict[str, Any]:
+        return {"norm": self.norm, "max_fraction": self.max_fraction, "storage": "float32"}

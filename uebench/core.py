@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from uebench.budget import Budget, LinfBudget
+
 
 @dataclass
 class Case:
@@ -58,8 +60,9 @@ class Method:
     """A protection method: ``fit`` on the training cases, then ``perturb`` each case.
 
     ``perturb`` returns a delta of the image's shape. The harness (not the method) clamps
-    ``x + delta`` to [0, 1], checks the budget, quantises the delta for storage and re-checks
-    the budget on the stored form.
+    ``x + delta`` to [0, 1], checks the budget, stores the delta (int8 for L-inf) and re-checks
+    the budget on the stored form. The budget is L-inf ``epsilon`` unless ``budget`` says
+    otherwise (a method defined under another norm, such as OPS under L0).
     """
 
     name: ClassVar[str] = ""
@@ -83,6 +86,10 @@ class Method:
     def default_params(cls, preset: Preset) -> dict[str, Any]:
         """Parameters and their defaults under ``preset``; overrides must name one of these."""
         return {}
+
+    def budget(self, ctx: RunContext) -> Budget:
+        """The bound the harness enforces on this method's deltas."""
+        return LinfBudget(self.epsilon)
 
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
         """Train whatever the method needs (surrogates, generators); nothing by default."""

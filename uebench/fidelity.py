@@ -42,7 +42,7 @@ def fidelity(clean: np.ndarray, protected: np.ndarray, roi: np.ndarray) -> dict[
     result: dict[str, Any] = {
         "linf": float(np.abs(delta).max()),
         "l2": float(np.sqrt((delta**2).sum())),
-        "l0_fraction": float((delta != 0).mean()),
+        "l0_fraction": float((delta != 0).any(axis=0).mean()),  # voxels, any channel
         "psnr_whole": _psnr(protected, clean),
         "ssim_whole": _ssim(protected, clean),
     }

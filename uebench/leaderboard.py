@@ -1,7 +1,7 @@
 """Leaderboards (Markdown + CSV) rendered from run records with pandas and tabulate.
 
 Three tables: efficacy (clean-trained vs protected-trained DSC on the clean test split, mean
-+- std over seeds), fidelity (measured on the stored int8 form) and throughput. Rendering is
++- std over seeds), fidelity (measured on the stored form) and throughput. Rendering is
 deterministic so a test can re-render the committed tables from the committed records.
 """
 
@@ -32,6 +32,14 @@ def epsilon_label(value: float) -> str:
     return f"{value:.4g}"
 
 
+def budget_label(record: dict[str, Any]) -> str:
+    """The run's budget: ``4/255`` for L-inf, ``L0 0.78%`` for a method bounded in L0."""
+    budget = record["method"].get("budget", {})
+    if budget.get("norm") == "l0":
+        return f"L0 {budget['max_fraction']:.2%}"
+    return epsilon_label(record["spec"]["epsilon"])
+
+
 def method_label(name: str, params: dict[str, Any]) -> str:
     """``voxshield`` or, with overrides, ``voxshield[s_steps=40]``: rows never mix settings."""
     if not params:
@@ -45,7 +53,7 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "dataset": spec["dataset"], "victim": spec["victim"],
         "method": method_label(spec["method"], spec.get("method_params") or {}),
-        "epsilon": epsilon_label(spec["epsilon"]), "defense": spec["defense"],
+        "epsilon": budget_label(record), "defense": spec["defense"],
         "preset": spec["preset"], "seed": spec["seed"],
         "clean_dsc": eff["clean_trained"]["dsc_fg_mean"],
         "protected_dsc": eff["protected_trained"]["dsc_fg_mean"],
@@ -97,9 +105,10 @@ HEADERS = {
     "efficacy": "DSC = mean over foreground classes on the CLEAN test split, victim trained on "
                 f"the protected training split. Empty-mask rule: {EMPTY_RULE}. "
                 "drop = clean-trained minus protected-trained; mean ± std over seeds.",
-    "fidelity": "Measured on the stored int8 form of the released volumes, mean over the "
-                "training cases. PSNR (dB, data range 1; empty = infinite) and 3D SSIM "
-                "(MONAI), whole volume and foreground ROI.",
+    "fidelity": "Measured on the stored form of the released volumes (int8 for L-inf "
+                "budgets, float32 for L0), mean over the training cases. PSNR (dB, data "
+                "range 1; empty = infinite) and 3D SSIM (MONAI), whole volume and foreground "
+                "ROI.",
     "throughput": "Protection of the training split (fit + perturb), on the named device; "
                   "victim seconds per epoch on the protected data.",
 }

@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from uebench import registry
-from uebench.budget import quantise, release, storage_scale
+from uebench.budget import Budget
 from uebench.core import Case, Dataset, Method, Preset, RunContext
 from uebench.data import fingerprint, load_cases, resolve_dataset, split_cases
 from uebench.environment import environment
@@ -109,15 +109,17 @@ class Pipeline:
         ctx = RunContext(r.preset, spec.seed, self.device, cases[0].image.shape[0],
                          r.dataset.n_classes, self.progress)
         protect_key = protection_key(data_fp, r.method, spec.seed, r.preset)
-        protection = self._protect(r.method, split.train, ctx, protect_key)
-        clean = self._victim_stage(r, spec, data_fp, split, None, None)
-        protected = self._victim_stage(r, spec, data_fp, split, protection, protect_key)
+        budget = r.method.budget(ctx)
+        protection = self._protect(r.method, budget, split.train, ctx, protect_key)
+        clean = self._victim_stage(r, spec, data_fp, split, None, None, budget)
+        protected = self._victim_stage(r, spec, data_fp, split, protection, protect_key, budget)
         record = {
             "schema_version": SCHEMA_VERSION,
             "run_id": spec.run_id(),
             "spec": asdict(spec),
             "environment": environment(self.device),
-            "method": r.method.describe(),
+            "method": protection.get("method", {**r.method.describe(),
+                                                "budget": budget.describe()}),
             "dataset": {"name": r.dataset.name, "spec": spec.dataset, "fingerprint": data_fp,
                         "class_names": list(r.dataset.class_names),
                         "regions": {k: list(v) for k, v in r.dataset.regions.items()},
@@ -144,9 +146,9 @@ class Pipeline:
         write_json(path, record)
         return record, path
 
-    def _protect(self, method: Method, train: list[Case], ctx: RunContext,
+    def _protect(self, method: Method, budget: Budget, train: list[Case], ctx: RunContext,
                  key: str) -> dict[str, Any]:
-        """Fit the method, perturb every training case, store int8 deltas; cached."""
+        """Fit the method, perturb every training case, store the deltas; cached."""
         stats = self.cache.get_json("protect", key)
         arrays = self.cache.get_arrays("protect", key)
         if stats is not None and arrays is not None:
@@ -160,15 +162,17 @@ class Pipeline:
         for case in tqdm(train, desc=f"{method.name}: protecting", disable=not ctx.progress,
                          leave=False):
             raw = np.asarray(method.perturb(case, ctx), dtype=np.float32)
-            stored = quantise(case.image, raw, method.epsilon, f"{method.name} on {case.id}")
-            protected = release(case.image, stored, method.epsilon, f"{method.name} on {case.id}")
+            what = f"{method.name} on {case.id}"
+            stored = budget.store(case.image, raw, what)
+            protected = budget.release(case.image, stored, what)
             deltas[case.id] = stored
             rows.append(fidelity(case.image, protected, case.foreground))
         done = time.perf_counter()
         perturb_s, voxels = done - fitted, sum(c.image[0].size for c in train)
         stats = {
-            "fidelity": {**mean_fidelity(rows), "measured_on": "stored int8 form",
-                         "storage_scale": storage_scale(method.epsilon)},
+            "method": {**method.describe(), "budget": budget.describe()},  # after fit
+            "fidelity": {**mean_fidelity(rows), "measured_on": "stored form",
+                         "budget": budget.describe()},
             "throughput": {
                 "device": environment(ctx.device)["device"],
                 "fit_seconds": fitted - start,
@@ -186,7 +190,7 @@ class Pipeline:
         return {**stats, "deltas": deltas}
 
     def _victim_stage(self, r: Resolved, spec: RunSpec, data_fp: str, split, protection,
-                      protect_key: str | None) -> dict[str, Any]:
+                      protect_key: str | None, budget: Budget) -> dict[str, Any]:
         """Train the victim on the (protected, defended) train split; evaluate on clean test."""
         changed = protection is not None and any(d.any() for d in protection["deltas"].values())
         defended = spec.defense != "none"
@@ -206,7 +210,7 @@ class Pipeline:
         for case in split.train:
             image = case.image
             if training_set["protection"] is not None:
-                image = release(image, protection["deltas"][case.id], r.method.epsilon, case.id)
+                image = budget.release(image, protection["deltas"][case.id], case.id)
             label = case.label
             if training_set["defense"] is not None:
                 image, label = r.defense.apply(image, label, defense_rng)

@@ -33,6 +33,9 @@ def class_pattern_delta(patterns: torch.Tensor, labels: torch.Tensor) -> torch.T
     return torch.einsum("nk...,kc...->nc...", one_hot, patterns)
 
 
+Adversary = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 class Surrogate:
     """A MONAI UNet surrogate (2D or 3D) with its Adam optimiser and DiceCE loss."""
 
@@ -45,14 +48,21 @@ class Surrogate:
         self.loss_fn = dice_ce_loss()
 
     def train(self, images: torch.Tensor, labels: torch.Tensor, deltas: torch.Tensor | None,
-              n_batches: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        """``n_batches`` random batches on ``clamp(x + delta)``; returns the mean loss."""
+              n_batches: int, batch_size: int, generator: torch.Generator,
+              adversary: Adversary | None = None) -> torch.Tensor:
+        """``n_batches`` random batches on ``clamp(x + delta)``; returns the mean loss.
+
+        With an ``adversary`` (adversarial training) each batch is first replaced by
+        ``adversary(model, x, y)``.
+        """
         self.model.train()
         losses = []
         for _ in range(n_batches):
             idx = torch.randint(len(images), (batch_size,), generator=generator)
             idx = idx.to(images.device)
             x = images[idx] if deltas is None else (images[idx] + deltas[idx]).clamp(0, 1)
+            if adversary is not None:
+                x = adversary(self.model, x, labels[idx])
             self.optimiser.zero_grad(set_to_none=True)
             loss = self.loss_fn(self.model(x), labels[idx])
             loss.backward()

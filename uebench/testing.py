@@ -5,9 +5,9 @@
 
 Checks, on a tiny ``spheres`` cohort: the method builds with its defaults and describes itself
 (JSON-serialisable parameters, norm, epsilon); ``fit`` then ``perturb`` give finite deltas of
-the image's shape; the budget holds on the stored int8 form and the released volume stays in
-[0, 1]; the same seed gives the same deltas. A method shortens its schedule for these checks
-with the class attribute ``conformance_params``.
+the image's shape; the method's budget (L-inf unless it declares another) holds on the stored
+form and the released volume stays in [0, 1]; the same seed gives the same deltas. A method
+shortens its schedule for these checks with the class attribute ``conformance_params``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from uebench import registry
-from uebench.budget import quantise, release
 from uebench.core import Case, Preset, RunContext
 from uebench.data import split_cases
 
@@ -32,7 +31,7 @@ def _cases() -> list[Case]:
 
 
 def _fit_and_perturb(name: str, epsilon: float, seed: int, cases: list[Case],
-                     params: dict[str, Any]) -> tuple[Any, list[np.ndarray]]:
+                     params: dict[str, Any]) -> tuple[Any, RunContext, list[np.ndarray]]:
     method_cls = registry.methods.get(name)
     overrides = {**getattr(method_cls, "conformance_params", {}), **params}
     method = method_cls(epsilon, CONFORMANCE_PRESET, **overrides)
@@ -40,7 +39,7 @@ def _fit_and_perturb(name: str, epsilon: float, seed: int, cases: list[Case],
                      4, progress=False)
     train = split_cases(cases).train
     method.fit(train, ctx)
-    return method, [np.asarray(method.perturb(case, ctx)) for case in train]
+    return method, ctx, [np.asarray(method.perturb(case, ctx)) for case in train]
 
 
 def check_method(name: str, epsilon: float = 4 / 255, seed: int = 0,
@@ -48,20 +47,22 @@ def check_method(name: str, epsilon: float = 4 / 255, seed: int = 0,
     """Run every conformance rule on the registered method ``name``."""
     cases = _cases()
     train = split_cases(cases).train
-    method, deltas = _fit_and_perturb(name, epsilon, seed, cases, params or {})
+    method, ctx, deltas = _fit_and_perturb(name, epsilon, seed, cases, params or {})
+    budget = method.budget(ctx)
     described = method.describe()
     assert described["name"] == name, f"{name}: describe() names {described['name']!r}"
     assert described["epsilon"] == epsilon, f"{name}: describe() lost epsilon"
     assert described["params"] == method.params, f"{name}: describe() lost its parameters"
-    assert described["norm"], f"{name}: no norm declared"
+    assert described["norm"] == budget.norm, (
+        f"{name}: declares norm {described['norm']!r} but its budget is {budget.norm!r}")
     json.dumps(described)  # the record must be JSON
     for case, delta in zip(train, deltas):
         assert delta.shape == case.image.shape, (
             f"{name}: delta shape {delta.shape} != image shape {case.image.shape}")
         assert np.all(np.isfinite(delta)), f"{name}: non-finite delta on {case.id}"
-        stored = quantise(case.image, delta.astype(np.float32), epsilon, f"{name} on {case.id}")
-        released = release(case.image, stored, epsilon, f"{name} on {case.id}")
+        stored = budget.store(case.image, delta.astype(np.float32), f"{name} on {case.id}")
+        released = budget.release(case.image, stored, f"{name} on {case.id}")
         assert 0.0 <= released.min() and released.max() <= 1.0, f"{name}: left [0, 1]"
-    _, again = _fit_and_perturb(name, epsilon, seed, cases, params or {})
+    _, _, again = _fit_and_perturb(name, epsilon, seed, cases, params or {})
     for case, first, second in zip(train, deltas, again):
         assert np.array_equal(first, second), f"{name}: same seed, different delta on {case.id}"
