@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench leaderboard lint
+.PHONY: demo test bench leaderboard matrix lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ bench: $(BIN)/.installed
 
 leaderboard: $(BIN)/.installed
 	$(BIN)/uebench leaderboard
+
+# The issue's grid: every method on unet and swinunetr at 4/255 and 8/255, plus the slice-wise
+# methods against the 2D slice victim (hours on 2 CPU cores; resumes where it stopped).
+matrix: $(BIN)/.installed
+	$(BIN)/uebench sweep --victim unet --victim swinunetr --eps 4/255 --eps 8/255 --quiet --out runs
+	$(BIN)/uebench sweep --victim unet2d --method slicewise --method slicewise-tap \
+		--method voxshield --eps 4/255 --eps 8/255 --quiet --out runs
+	$(BIN)/uebench leaderboard --add runs/records
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check uebench methods victims datasets tests benchmarks docs

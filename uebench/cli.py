@@ -1,4 +1,4 @@
-"""The ``uebench`` command line: run, list, leaderboard."""
+"""The ``uebench`` command line: run, sweep, list, leaderboard, export-decathlon."""
 
 from __future__ import annotations
 
@@ -114,6 +114,8 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
 
 def summary(record: dict[str, Any]) -> str:
     """The run's headline numbers as a small table."""
+    from uebench.leaderboard import budget_label
+
     eff, fid = record["efficacy"], record["fidelity"]
     thr = record["throughput"]["protect"]
 
@@ -131,6 +133,7 @@ def summary(record: dict[str, Any]) -> str:
                      f"{fmt(eff['protected_trained']['dsc_regions_mean'])}"))
     rows += [
         ("L-inf (x255, stored)", fmt(fid["linf"] * 255, 2)),
+        ("changed voxels (stored)", f"{fid['l0_fraction']:.2%}"),
         ("PSNR whole / ROI (dB)", f"{fmt(fid['psnr_whole'], 1)} / {fmt(fid.get('psnr_roi'), 1)}"),
         ("SSIM whole / ROI", f"{fmt(fid['ssim_whole'], 4)} / {fmt(fid.get('ssim_roi'), 4)}"),
         ("protect wall time (s)", fmt(thr["wall_seconds"], 1)),
@@ -142,9 +145,57 @@ def summary(record: dict[str, Any]) -> str:
     ]
     spec = record["spec"]
     title = (f"{spec['method']} vs {spec['victim']} on {spec['dataset']} "
-             f"(eps {record['method']['epsilon']:.5f}, defense {spec['defense']}, "
+             f"(budget {budget_label(record)}, defense {spec['defense']}, "
              f"preset {spec['preset']}, seed {spec['seed']})")
     return title + "\n" + tabulate(rows, tablefmt="simple")
+
+
+@main.command()
+@click.option("--method", "methods", multiple=True,
+              help="Method, repeatable; default: every registered method.")
+@click.option("--victim", "victims", multiple=True, required=True, help="Victim, repeatable.")
+@click.option("--epsilon", "--eps", "epsilons", type=EpsilonType(), multiple=True,
+              default=("4/255",), show_default=True, help="L-inf budget, repeatable.")
+@click.option("--seed", "seeds", type=int, multiple=True, default=(0,), show_default=True,
+              help="Seed, repeatable.")
+@click.option("--dataset", default="brats-mni", show_default=True, help="Dataset name or spec.")
+@click.option("--preset", default="quick", show_default=True, help="Preset.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Folder for records (out/records) and the stage cache.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def sweep(methods, victims, epsilons, seeds, dataset, preset, device, out, quiet):
+    """Run the grid METHODS x VICTIMS x EPSILONS x SEEDS, skipping runs already recorded in
+    OUT; then render it with `uebench leaderboard --add OUT/records`."""
+    from uebench.pipeline import Pipeline, resolve
+    from uebench.sweep import pending, plan
+
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+    try:
+        specs = plan(methods or registry.methods.names(), victims, epsilons, seeds, dataset,
+                     preset)
+        for spec in specs:
+            resolve(spec)
+        pipeline = Pipeline(out, device=device, progress=not quiet)
+    except (KeyError, ValueError) as error:
+        raise click.UsageError(str(error)) from None
+    todo = pending(specs, out)
+    click.echo(f"{len(specs)} runs in the grid, {len(specs) - len(todo)} already recorded")
+    failed = []
+    for number, spec in enumerate(todo, 1):
+        label = f"[{number}/{len(todo)}] {spec.method} vs {spec.victim}, eps {spec.epsilon:.5f}"
+        try:
+            record, path = pipeline.run(spec)
+        except ValueError as error:
+            failed.append(f"{label}: {error}")
+            click.echo(f"{label}: FAILED: {error}", err=True)
+            continue
+        efficacy = record["efficacy"]
+        click.echo(f"{label}: DSC {efficacy['clean_trained']['dsc_fg_mean']:.3f} -> "
+                   f"{efficacy['protected_trained']['dsc_fg_mean']:.3f} ({path.name})")
+    if failed:
+        raise InputError(f"{len(failed)} of {len(todo)} runs failed:\n" + "\n".join(failed))
 
 
 @main.command("list")

@@ -1,0 +1,38 @@
+"""The sweep: the grid it plans, and a resumed sweep that redoes nothing."""
+
+from click.testing import CliRunner
+
+from uebench.cli import main
+from uebench.sweep import pending, plan
+
+
+def test_plan_is_victim_major_and_runs_l0_methods_once():
+    specs = plan(["random", "ops"], ["unet", "unet2d"], [4 / 255, 8 / 255], [0, 1], "spheres",
+                 "tiny")
+    keys = [(s.victim, s.epsilon, s.method, s.seed) for s in specs]
+    assert keys[:4] == [("unet", 4 / 255, "random", 0), ("unet", 4 / 255, "random", 1),
+                        ("unet", 4 / 255, "ops", 0), ("unet", 4 / 255, "ops", 1)]
+    assert ("unet", 8 / 255, "ops", 0) not in keys and ("unet", 8 / 255, "random", 1) in keys
+    assert len(specs) == 2 * (2 * 2 + 2)
+
+
+def test_sweep_runs_the_grid_then_resumes_without_rerunning(tmp_path):
+    args = ["sweep", "--method", "clean", "--method", "ops", "--victim", "unet", "--eps",
+            "4/255", "--eps", "8/255", "--dataset", "spheres", "--preset", "tiny", "--out",
+            str(tmp_path / "runs"), "--device", "cpu", "--quiet"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "3 runs in the grid, 0 already recorded" in first.output
+    assert first.output.count("DSC ") == 3
+    assert len(list((tmp_path / "runs" / "records").glob("*.json"))) == 3
+    assert pending(plan(["clean", "ops"], ["unet"], [4 / 255, 8 / 255], [0], "spheres", "tiny"),
+                   tmp_path / "runs") == []
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "3 already recorded" in again.output
+    assert "DSC " not in again.output
+
+
+def test_sweep_rejects_an_unknown_method_before_running(tmp_path):
+    result = CliRunner().invoke(main, ["sweep", "--method", "opps", "--victim", "unet",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "ops" in result.output
