@@ -58,7 +58,7 @@ def test_leaderboard_renders_records(pipeline, tmp_path):
     written = render(tmp_path / "runs" / "records", tmp_path / "boards")
     names = sorted(p.name for p in written)
     assert names == ["efficacy.csv", "efficacy.md", "fidelity.csv", "fidelity.md",
-                     "throughput.csv", "throughput.md"]
+                     "grid.csv", "grid.md", "throughput.csv", "throughput.md"]
     text = (tmp_path / "boards" / "efficacy.md").read_text()
     assert "random-roi" in text and "4/255" in text and "nnU-Net" in text
 
@@ -120,3 +120,30 @@ def test_record_keeps_the_fitted_method_when_protection_is_cached(pipeline):
     second, _ = pipeline.run(RunSpec("ops", "unet", "spheres", preset="tiny", seed=0))
     assert "protect" in second["timings"]["cached_stages"]
     assert second["method"] == first["method"]
+
+
+def test_grid_puts_methods_against_victims_with_the_clean_reference_first():
+    from uebench.leaderboard import REFERENCE_ROW, tables
+
+    def record(method, victim, clean, protected):
+        fidelity = {"linf": 0.01, "l2": 1.0, "psnr_whole": 50.0, "ssim_whole": 1.0}
+        training = {"seconds_per_epoch": 1.0}
+        return {
+            "spec": {"dataset": "d", "victim": victim, "method": method, "epsilon": 4 / 255,
+                     "defense": "none", "preset": "quick", "seed": 0, "method_params": {}},
+            "method": {"norm": "linf"},
+            "efficacy": {"clean_trained": {"dsc_fg_mean": clean},
+                         "protected_trained": {"dsc_fg_mean": protected},
+                         "dsc_drop": {"dsc_fg_mean": clean - protected}},
+            "fidelity": fidelity,
+            "throughput": {"protect": {"device": "cpu", "wall_seconds": 1.0,
+                                       "volumes_per_second": 1.0, "voxels_per_second": 1.0},
+                           "victim_training": {"protected": training}},
+        }
+
+    grid = tables([record("em", "unet", 0.9, 0.5), record("em", "swin", 0.95, 0.7),
+                   record("tap", "unet", 0.9, 0.8)])["grid"]
+    assert grid["method"].tolist() == [REFERENCE_ROW, "em", "tap"]
+    assert grid.loc[0, ["swin", "unet"]].tolist() == [0.95, 0.9]
+    assert grid.loc[1, ["swin", "unet"]].tolist() == [0.7, 0.5]
+    assert grid.loc[2, "unet"] == 0.8 and grid.loc[2, ["swin"]].isna().all()

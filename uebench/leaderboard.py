@@ -1,6 +1,7 @@
 """Leaderboards (Markdown + CSV) rendered from run records with pandas and tabulate.
 
-Three tables: efficacy (clean-trained vs protected-trained DSC on the clean test split, mean
+Four tables: grid (protected-trained DSC, methods x victims, the view the headline numbers come
+from), efficacy (clean-trained vs protected-trained DSC on the clean test split, mean
 +- std over seeds), fidelity (measured on the stored form) and throughput. Rendering is
 deterministic so a test can re-render the committed tables from the committed records.
 """
@@ -98,10 +99,31 @@ def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
                                 sort=True)
                   [["protect_s", "volumes_per_s", "mvoxels_per_s", "victim_s_per_epoch"]]
                   .mean().round(3).reset_index())
-    return {"efficacy": efficacy, "fidelity": fidelity, "throughput": throughput}
+    return {"grid": _grid(frame), "efficacy": efficacy, "fidelity": fidelity,
+            "throughput": throughput}
 
+
+def _grid(frame: pd.DataFrame) -> pd.DataFrame:
+    """Protected-trained DSC, one row per method and budget, one column per victim (no
+    defense, mean over seeds); each dataset's first row is the clean-trained reference."""
+    plain = frame[frame["defense"] == "none"]
+    reference = (plain.groupby(["dataset", "preset", "victim"])["clean_dsc"].mean()
+                 .unstack("victim").assign(method=REFERENCE_ROW, epsilon="")
+                 .reset_index())
+    protected = (plain.groupby(["dataset", "preset", "method", "epsilon", "victim"])
+                 ["protected_dsc"].mean().unstack("victim").reset_index())
+    index = ["dataset", "preset", "method", "epsilon"]
+    ordered = pd.concat([reference, protected.sort_values(index)], ignore_index=True)
+    ordered = ordered.sort_values(["dataset", "preset"], kind="stable")
+    return ordered[index + sorted(c for c in ordered.columns if c not in index)].round(3)
+
+
+REFERENCE_ROW = "(clean-trained reference)"
 
 HEADERS = {
+    "grid": "Protected-trained DSC (mean over foreground classes, clean test split) of each "
+            "victim, no defense, mean over seeds; the first row of each dataset is the "
+            "clean-trained DSC every row is compared with. Blank = not run yet.",
     "efficacy": "DSC = mean over foreground classes on the CLEAN test split, victim trained on "
                 f"the protected training split. Empty-mask rule: {EMPTY_RULE}. "
                 "drop = clean-trained minus protected-trained; mean ± std over seeds.",
@@ -122,7 +144,8 @@ def render(records_dir: Path, out_dir: Path) -> list[Path]:
         md = out_dir / f"{name}.md"
         csv = out_dir / f"{name}.csv"
         text = (f"# uebench leaderboard: {name}\n\n{HEADERS[name]}\n\n"
-                + table.to_markdown(index=False, floatfmt=".4g") + "\n")
+                + table.astype(object).where(table.notna(), None)
+                .to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")
         md.write_text(text)
         csv.write_text(table.to_csv(index=False, float_format="%.6g"))
         written += [md, csv]
