@@ -127,7 +127,6 @@ def test_grid_puts_methods_against_victims_with_the_clean_reference_first():
 
     def record(method, victim, clean, protected):
         fidelity = {"linf": 0.01, "l2": 1.0, "psnr_whole": 50.0, "ssim_whole": 1.0}
-        training = {"seconds_per_epoch": 1.0}
         return {
             "spec": {"dataset": "d", "victim": victim, "method": method, "epsilon": 4 / 255,
                      "defense": "none", "preset": "quick", "seed": 0, "method_params": {}},
@@ -136,9 +135,10 @@ def test_grid_puts_methods_against_victims_with_the_clean_reference_first():
                          "protected_trained": {"dsc_fg_mean": protected},
                          "dsc_drop": {"dsc_fg_mean": clean - protected}},
             "fidelity": fidelity,
-            "throughput": {"protect": {"device": "cpu", "wall_seconds": 1.0,
-                                       "volumes_per_second": 1.0, "voxels_per_second": 1.0},
-                           "victim_training": {"protected": training}},
+            "throughput": {"protect": {"device": "cpu", "wall_seconds": 1.0, "fit_seconds": 0.5,
+                                       "perturb_seconds": 0.5, "volumes_per_second": 1.0,
+                                       "voxels_per_second": 1.0}},
+            "timings": {"cached_stages": ["protect"] if victim == "swin" else []},
         }
 
     grid = tables([record("em", "unet", 0.9, 0.5), record("em", "swin", 0.95, 0.7),
@@ -147,3 +147,6 @@ def test_grid_puts_methods_against_victims_with_the_clean_reference_first():
     assert grid.loc[0, ["swin", "unet"]].tolist() == [0.95, 0.9]
     assert grid.loc[1, ["swin", "unet"]].tolist() == [0.7, 0.5]
     assert grid.loc[2, "unet"] == 0.8 and grid.loc[2, ["swin"]].isna().all()
+    throughput = tables([record("em", "unet", 0.9, 0.5), record("em", "swin", 0.95, 0.7)])[
+        "throughput"]
+    assert throughput["timed_runs"].tolist() == [1]  # the swin run reused the protection
