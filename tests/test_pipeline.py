@@ -113,13 +113,9 @@ def test_l0_method_is_held_to_its_own_budget_in_the_record_and_the_leaderboard(p
     assert record["fidelity"]["budget"] == budget
     render(tmp_path / "runs" / "records", tmp_path / "boards")
     assert "L0 0.78%" in (tmp_path / "boards" / "efficacy.md").read_text()
-
-
-def test_record_keeps_the_fitted_method_when_protection_is_cached(pipeline):
-    first, _ = pipeline.run(RunSpec("ops", "unet", "spheres", preset="tiny"))
-    second, _ = pipeline.run(RunSpec("ops", "unet", "spheres", preset="tiny", seed=0))
-    assert "protect" in second["timings"]["cached_stages"]
-    assert second["method"] == first["method"]
+    again, _ = pipeline.run(RunSpec("ops", "unet", "spheres", preset="tiny"))
+    assert "protect" in again["timings"]["cached_stages"]
+    assert again["method"] == record["method"]  # the fitted shortcut survives the cache
 
 
 def test_grid_puts_methods_against_victims_with_the_clean_reference_first():
