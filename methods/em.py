@@ -99,7 +99,6 @@ class ErrorMinimising(_ErrorMinimising):
                                self.deltas[idx], self.params["steps"], step, self.epsilon)
 
 
-
 @register_method("em-classwise")
 class ErrorMinimisingClassWise(_ErrorMinimising):
     """EM, class-wise: one error-minimising pattern per label class, placed at its voxels."""
