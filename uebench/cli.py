@@ -219,7 +219,7 @@ def list_plugins(kind):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("leaderboards"), show_default=True, help="Where tables are written.")
 def leaderboard(records, add_from, out):
-    """Render the efficacy, fidelity and throughput leaderboards (Markdown + CSV)."""
+    """Render the grid, efficacy, fidelity and throughput leaderboards (Markdown + CSV)."""
     from uebench.leaderboard import render
 
     records.mkdir(parents=True, exist_ok=True)

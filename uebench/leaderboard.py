@@ -89,7 +89,7 @@ def _pm(mean: float, std: float) -> str:
 
 
 def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
-    """The efficacy, fidelity and throughput tables from ``records``."""
+    """The grid, efficacy, fidelity and throughput tables from ``records``."""
     frame = pd.DataFrame([_row(r) for r in records])
     if frame.empty:
         return {}
@@ -111,9 +111,12 @@ def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
 
 def _grid(frame: pd.DataFrame) -> pd.DataFrame:
     """Protected-trained DSC, one row per method and budget, one column per victim (no
-    defense, mean over seeds); each dataset's first row is the clean-trained reference."""
+    defense, mean over seeds); each dataset's first row is the clean-trained reference, the
+    mean over seeds of each seed's clean-trained victim (not over records, which would weight
+    a seed by how many methods ran with it)."""
     plain = frame[frame["defense"] == "none"]
-    reference = (plain.groupby(["dataset", "preset", "victim"])["clean_dsc"].mean()
+    per_seed = plain.groupby(["dataset", "preset", "victim", "seed"])["clean_dsc"].mean()
+    reference = (per_seed.groupby(level=["dataset", "preset", "victim"]).mean()
                  .unstack("victim").assign(method=REFERENCE_ROW, epsilon="")
                  .reset_index())
     protected = (plain.groupby(["dataset", "preset", "method", "epsilon", "victim"])
@@ -129,7 +132,8 @@ REFERENCE_ROW = "(clean-trained reference)"
 HEADERS = {
     "grid": "Protected-trained DSC (mean over foreground classes, clean test split) of each "
             "victim, no defense, mean over seeds; the first row of each dataset is the "
-            "clean-trained DSC every row is compared with. Blank = not run yet.",
+            "clean-trained DSC every row is compared with (mean over seeds). Blank = not run "
+            "yet.",
     "efficacy": "DSC = mean over foreground classes on the CLEAN test split, victim trained on "
                 f"the protected training split. Empty-mask rule: {EMPTY_RULE}. "
                 "drop = clean-trained minus protected-trained; mean ± std over seeds.",
