@@ -15,10 +15,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from uebench.core import Case, Dataset, Preset
-from uebench.datasets.synthesis import deformed_grid, sample, smooth_field, soften
+from uebench.datasets.synthesis import deformed_grid, progress, sample, smooth_field, soften
 from uebench.registry import register_dataset
 
 ATLAS_EDGE = 120  # the 2 mm template padded to a 240 mm cube
@@ -122,7 +121,7 @@ class BratsMNI(Dataset):
         size = preset.volume_size
         spacing = 2.0 * ATLAS_EDGE / size
         cases = []
-        for i in tqdm(range(preset.n_cases), desc="brats-mni: synthesising", leave=False):
+        for i in progress(range(preset.n_cases), "brats-mni: synthesising"):
             rng = np.random.default_rng([seed, i])
             warped = sample(atlas, deformed_grid(size, rng))
             brain = warped[3] > 0.5

@@ -13,6 +13,7 @@ the axial (superior-inferior) axis. Label values are mapped to 0..K in increasin
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,9 @@ import numpy as np
 import torch
 from monai.data import load_decathlon_datalist
 from monai.transforms import LoadImage, NormalizeIntensity, Orientation, Resize, ScaleIntensityRange
-from tqdm.auto import tqdm
 
 from uebench.core import Case, Dataset, Preset
+from uebench.datasets.synthesis import progress
 from uebench.registry import register_dataset
 
 RAS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))
@@ -107,6 +108,9 @@ class DecathlonFolder(Dataset):
             raise DecathlonError(f"{self.root / 'labelsTr'}: no label files ending in {ending}")
         return entries
 
+    def label(self) -> str:
+        return f"decathlon:{self.meta.get('name') or self.root.name}"
+
     def identity(self) -> dict[str, Any]:
         files = [p for e in self.entries for p in (*e["image"], e["label"])]
         stamps = [(str(p.relative_to(self.root)), p.stat().st_size, p.stat().st_mtime_ns)
@@ -116,13 +120,12 @@ class DecathlonFolder(Dataset):
 
     def build(self, preset: Preset, seed: int) -> list[Case]:
         return [self.load_case(entry, preset.volume_size)
-                for entry in tqdm(self.entries, desc=f"decathlon: reading {self.root.name}",
-                                  leave=False)]
+                for entry in progress(self.entries, f"decathlon: reading {self.root.name}")]
 
     def load_case(self, entry: dict[str, Any], size: int) -> Case:
         """Read, check, normalise and resize one case."""
-        image = _read(entry["image"])
-        label = _read([entry["label"]])
+        image = _read(entry["image"], self.root)
+        label = _read([entry["label"]], self.root)
         if image.shape[1:] != label.shape[1:]:
             raise DecathlonError(
                 f"{entry['label']}: label shape {tuple(label.shape[1:])} differs from image "
@@ -173,10 +176,54 @@ def _case_id(path: Path) -> str:
     return path.stem
 
 
-def _read(paths: list[Path]) -> torch.Tensor:
-    """Channel-first MetaTensor from one 4D/3D file or per-channel 3D files (nibabel)."""
+def _read(paths: list[Path], root: Path) -> torch.Tensor:
+    """Channel-first MetaTensor from one 4D/3D file or per-channel 3D files (nibabel).
+
+    A file that cannot be read gives a one-line :class:`DecathlonError` naming the file and the
+    reason ("cannot read labelsTr/x.nii.gz in ROOT: not a gzip file"), not MONAI's message,
+    which nests the traceback of every reader it tried.
+    """
     loader = LoadImage(reader="NibabelReader", ensure_channel_first=True, image_only=True)
     try:
         return loader([str(p) for p in paths] if len(paths) > 1 else str(paths[0]))
     except Exception as error:
-        raise DecathlonError(f"{paths[0]}: cannot be read as NIfTI ({error})") from None
+        problems = [(p, _nifti_problem(p)) for p in paths]
+        bad = [(p, reason) for p, reason in problems if reason] or [(paths[0], _first_line(error))]
+        path, reason = bad[0]
+        raise DecathlonError(f"cannot read {_relative(path, root)} in {root}: {reason}") from None
+
+
+def _nifti_problem(path: Path) -> str | None:
+    """Why nibabel cannot read ``path`` (header and data), in a few words; None if it can."""
+    try:
+        np.asanyarray(nib.load(str(path)).dataobj)  # a truncated file fails only on the data
+    except EOFError:
+        return "truncated (the compressed data ends early)"
+    except Exception as error:  # noqa: BLE001 - any reader failure becomes the message
+        text = _first_line(error)
+        for pattern, reason in _NIBABEL_REASONS:
+            match = re.match(pattern, text)
+            if match:
+                return reason.format(*match.groups())
+        return text.replace(str(path), path.name)
+    return None
+
+
+_NIBABEL_REASONS = (
+    (r"File .* is not a gzip file", "not a gzip file"),
+    (r"Empty file", "empty file"),
+    (r"Cannot work out file type", "not a NIfTI file (nibabel cannot work out its type)"),
+    (r"Expected (\d+) bytes, got (\d+) bytes", "truncated (expected {} bytes of data, got {})"),
+)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)

@@ -3,13 +3,15 @@
 Min-min: ``min_delta min_theta sum_i L(f_theta(x_i + delta_i), y_i)``. Each round trains the
 surrogate for a few batches on ``x + delta``, then sweeps the training set updating delta by
 signed descent ``delta <- clip(delta - alpha * sign(grad), -eps, eps)``; it stops when the
-surrogate's train DSC on the perturbed data passes a threshold or after a fixed number of rounds.
+surrogate's train DSC on the perturbed data passes a threshold (the paper's stop rule), capped.
 Zero init.
 
 Dense (3D segmentation) adaptation, also written in every record: loss = voxel DiceCE (MONAI),
-stop criterion = surrogate train foreground DSC >= ``stop_dsc`` (classification used 1 % error);
-schedule of the VoxShield repository's 3D version (10 signed steps per batch, 20 surrogate
-batches per round, 3 rounds) with the step ``alpha = eps / 8`` (1/255 at 8/255).
+stop criterion = surrogate train foreground DSC >= ``fit_dsc`` (classification used 1 % error),
+the rule every surrogate-based method shares (``uebench.surrogates.FIT_RULE``: a round is
+``surrogate_batches`` surrogate updates, the cap is ``max_surrogate_updates``); per round the
+VoxShield repository's 3D schedule (10 signed steps per batch, 20 surrogate batches; that
+repository stopped after 3 rounds) with the step ``alpha = eps / 8`` (1/255 at 8/255).
 - ``em``: sample-wise, one delta per case;
 - ``em-classwise``: one pattern ``P_c`` per label class, ``delta(v) = P_{y(v)}(v)``, the dense
   analogue of class-wise noise (a label-correlated texture).
@@ -26,23 +28,29 @@ from tqdm.auto import tqdm
 from uebench.core import Case, Preset, RunContext
 from uebench.poisoning import Surrogate, SurrogatePoison, class_pattern_delta, pgd
 from uebench.registry import register_method
-from uebench.surrogates import batches, case_tensors
+from uebench.surrogates import (
+    FIT_RULE,
+    batches,
+    case_tensors,
+    fit_rule_params,
+    max_iterations,
+)
 
 DEVIATIONS = ("dense adaptation: voxel DiceCE, stop on surrogate train DSC; VoxShield-repo 3D "
-              "schedule (10 steps/batch, 20 surrogate batches/round, 3 rounds), step eps/8; "
-              "quick preset: surrogate 16-128 channels")
+              "round (10 steps/batch, 20 surrogate batches/round), step eps/8; rounds by the "
+              + FIT_RULE + "; quick preset: surrogate 16-128 channels")
 
 
 class _ErrorMinimising(SurrogatePoison):
     deviations = DEVIATIONS
-    conformance_params = {"rounds": 1, "surrogate_batches": 2, "steps": 2,
+    conformance_params = {"max_surrogate_updates": 2, "surrogate_batches": 2, "steps": 2,
                           "surrogate_channels": "8-16-32"}
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:
         paper = preset.name == "paper"
-        return {"rounds": 3, "surrogate_batches": 20, "steps": 10, "step_fraction": 1 / 8,
-                "stop_dsc": 0.95, "batch_size": 8 if paper else 2,
+        return {**fit_rule_params(preset), "surrogate_batches": 20, "steps": 10,
+                "step_fraction": 1 / 8, "batch_size": 8 if paper else 2,
                 "surrogate_channels": "32-64-128-256-512" if paper else "16-32-64-128",
                 "surrogate_lr": 5e-4 if paper else 2e-3}
 
@@ -52,7 +60,8 @@ class _ErrorMinimising(SurrogatePoison):
         self._init_noise(images, ctx)
         self.history: list[dict[str, float]] = []
         step = p["step_fraction"] * self.epsilon
-        for round_index in tqdm(range(p["rounds"]), desc=f"{self.name}: rounds",
+        rounds = max_iterations(p["surrogate_batches"], p)
+        for round_index in tqdm(range(rounds), desc=f"{self.name}: rounds",
                                 disable=not ctx.progress, leave=False):
             loss = self._train_surrogate(surrogate, images, labels, generator)
             with surrogate.frozen() as model:
@@ -62,7 +71,7 @@ class _ErrorMinimising(SurrogatePoison):
             dsc = surrogate.train_dice(images, labels, self._all_deltas(labels), p["batch_size"])
             self.history.append({"round": round_index + 1, "surrogate_loss": loss.item(),
                                  "surrogate_train_dsc": dsc})
-            if dsc >= p["stop_dsc"]:
+            if dsc >= p["fit_dsc"]:
                 break
 
     def _train_surrogate(self, surrogate: Surrogate, images: torch.Tensor, labels: torch.Tensor,

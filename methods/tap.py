@@ -9,8 +9,10 @@ signed steps of ``0.05 * eps``, random start, and the best of ``restarts`` tries
 Dense adaptation, also written in every record: the target is a per-voxel map
 ``pi(y(v)) = (y(v) + 1) mod K``, cyclic over all K classes with background included
 (background -> class 1, last class -> background); loss = voxel cross-entropy.
-The ``quick`` preset uses 40 steps, 1 restart and a 16-128-channel surrogate trained for
-10 epochs.
+The surrogate's clean pretraining follows the rule every surrogate-based method shares
+(``uebench.surrogates.FIT_RULE``): epochs until its train DSC on the clean training set reaches
+``fit_dsc``, capped at ``max_surrogate_updates`` updates. The ``quick`` preset uses 40 steps,
+1 restart and a 16-128-channel surrogate.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tqdm.auto import tqdm
 from uebench.core import Case, Preset, RunContext
 from uebench.poisoning import SurrogatePoison, pgd
 from uebench.registry import register_method
-from uebench.surrogates import batches
+from uebench.surrogates import FIT_RULE, batches, fit_rule_params, max_iterations
 
 
 def target_map(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -47,13 +49,15 @@ class TargetedAdversarialPoisoning(SurrogatePoison):
 
     summary = "TAP (Fowl et al. 2021): targeted PGD to (y+1) mod K, dense adaptation"
     deviations = ("dense adaptation: per-voxel target (y+1) mod K incl. background, voxel CE; "
-                  "quick preset: 40 steps, 1 restart, 10-epoch 16-128-channel surrogate")
-    conformance_params = {"surrogate_epochs": 1, "steps": 2, "surrogate_channels": "8-16-32"}
+                  "surrogate pretraining epochs by the " + FIT_RULE + "; quick preset: 40 "
+                  "steps, 1 restart, 16-128-channel surrogate")
+    conformance_params = {"max_surrogate_updates": 2, "steps": 2,
+                          "surrogate_channels": "8-16-32"}
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:
         paper = preset.name == "paper"
-        return {"surrogate_epochs": 100 if paper else 10, "steps": 250 if paper else 40,
+        return {**fit_rule_params(preset), "steps": 250 if paper else 40,
                 "restarts": 8 if paper else 1, "step_fraction": 0.05,
                 "batch_size": 8 if paper else 2,
                 "surrogate_channels": "32-64-128-256-512" if paper else "16-32-64-128",
@@ -63,8 +67,15 @@ class TargetedAdversarialPoisoning(SurrogatePoison):
         p = self.params
         generator, images, labels, surrogate = self._prepare(train_cases, ctx)
         steps_per_epoch = -(-len(images) // p["batch_size"])
-        clean_loss = surrogate.train(images, labels, None, p["surrogate_epochs"] * steps_per_epoch,
-                                     p["batch_size"], generator)
+        self.history: list[dict[str, float | str]] = []
+        for epoch in range(max_iterations(steps_per_epoch, p)):
+            loss = surrogate.train(images, labels, None, steps_per_epoch, p["batch_size"],
+                                   generator)
+            dsc = surrogate.train_dice(images, labels, None, p["batch_size"])
+            self.history.append({"stage": "clean pretraining", "epoch": epoch + 1,
+                                 "surrogate_loss": loss.item(), "surrogate_train_dsc": dsc})
+            if dsc >= p["fit_dsc"]:
+                break
         self.deltas = torch.zeros_like(images)
         step = p["step_fraction"] * self.epsilon
         final = torch.zeros(len(images), device=ctx.device)
@@ -85,6 +96,5 @@ class TargetedAdversarialPoisoning(SurrogatePoison):
                     self.deltas[idx[better]] = delta[better]
                     best = torch.where(better, loss, best)
                 final[idx] = best
-        self.history = {"surrogate_clean_loss": clean_loss.item(),
-                        "targeted_ce_mean": final.mean().item()}
+        self.history.append({"stage": "targeted PGD", "targeted_ce_mean": final.mean().item()})
 

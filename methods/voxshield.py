@@ -48,10 +48,13 @@ from tqdm.auto import tqdm
 from uebench.core import Case, Method, Preset, RunContext
 from uebench.registry import register_method
 from uebench.surrogates import (
+    FIT_RULE,
     autocast,
     batches,
     case_tensors,
+    fit_rule_params,
     foreground_dice,
+    max_iterations,
     parse_channels,
     surrogate_step,
     to_memory_format,
@@ -119,10 +122,11 @@ class VoxShieldBase(Method):
     """The alternating S-step / N-step schedule both readings share."""
 
     norm = "linf"
-    conformance_params = {"epochs": 1, "s_steps": 2, "surrogate_channels": "8-16-32",
-                          "channels_last": False}
+    conformance_params = {"max_surrogate_updates": 2, "s_steps": 2,
+                          "surrogate_channels": "8-16-32", "channels_last": False}
     deviations = (
-        "quick preset: 8 epochs instead of 100, surrogate 16-128 instead of 32-512 channels, "
+        "epochs (reference: a fixed 100) follow the shared " + FIT_RULE + "; an epoch is "
+        "s_steps surrogate updates. quick preset: surrogate 16-128 instead of 32-512 channels, "
         "surrogate lr 2e-3 (reference 5e-4) and generator lr 1e-3 (reference 1e-4), batch 2; "
         "paper preset: reference values. No extra logging passes."
     )
@@ -134,7 +138,7 @@ class VoxShieldBase(Method):
             "lambda_z": 0.2,
             "lambda_l": 0.05,
             "roi": "hard",
-            "epochs": 100 if paper else 8,
+            **fit_rule_params(preset),
             "s_steps": 10,
             "batch_size": 8 if paper else 2,
             "surrogate_channels": "32-64-128-256-512" if paper else "16-32-64-128",
@@ -159,8 +163,8 @@ class VoxShieldBase(Method):
         loss_fn = dice_ce_loss()
         self._setup(images, masks, ctx, generator)
         self.history: list[dict[str, float]] = []
-        bar = tqdm(range(p["epochs"]), desc=f"{self.name}: fitting", disable=not ctx.progress,
-                   leave=False)
+        bar = tqdm(range(max_iterations(p["s_steps"], p)), desc=f"{self.name}: fitting",
+                   disable=not ctx.progress, leave=False)
         for epoch in bar:
             s_losses = []
             for _ in range(p["s_steps"]):
@@ -184,6 +188,8 @@ class VoxShieldBase(Method):
                    "surrogate_train_dsc": means[3]}
             self.history.append(row)
             bar.set_postfix(dsc=f"{row['surrogate_train_dsc']:.2f}", z=f"{row['zdiv']:.2f}")
+            if row["surrogate_train_dsc"] >= p["fit_dsc"]:
+                break
 
     def _losses(self, surrogate: nn.Module, loss_fn: nn.Module, x: torch.Tensor,
                 y: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:

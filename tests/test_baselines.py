@@ -140,3 +140,31 @@ def test_rem_flip_moves_image_and_label_together_and_attack_stays_in_radius():
     assert attack.abs().max() <= 0.1 + 1e-7
     with torch.no_grad():
         assert loss_fn(model((x + attack).clamp(0, 1)), y) > loss_fn(model(x), y)
+
+
+SURROGATE_METHODS = ["voxshield", "voxshield-pgd", "em", "em-classwise", "tap", "slicewise",
+                     "slicewise-tap", "rem"]
+
+
+@pytest.mark.parametrize("name", SURROGATE_METHODS)
+def test_every_surrogate_method_follows_the_shared_fit_rule(name, tiny):
+    """One rule: stop at the first iteration whose surrogate train DSC reaches fit_dsc, else
+    run until max_surrogate_updates updates; every iteration is a history row."""
+    from uebench import registry
+    from uebench.core import RunContext
+    from uebench.testing import CONFORMANCE_PRESET
+
+    cases = registry.datasets.get("spheres")().build(tiny, 0)[:3]
+    cls = registry.methods.get(name)
+    ctx = RunContext(CONFORMANCE_PRESET, 0, torch.device("cpu"), 1, 4, progress=False)
+
+    def iterations(**rule):
+        params = {**cls.conformance_params, **rule}
+        method = cls(4 / 255, CONFORMANCE_PRESET, **params)
+        method.fit(cases, ctx)
+        return [row for row in method.describe()["history"] if "surrogate_train_dsc" in row]
+
+    assert len(iterations(fit_dsc=0.0, max_surrogate_updates=8)) == 1
+    capped = iterations(fit_dsc=1.01, max_surrogate_updates=4)
+    assert len(capped) == 2
+    assert "fit_dsc" in cls.deviations

@@ -52,3 +52,21 @@ def test_cases_are_cached_by_fingerprint(tiny, isolated_cache):
 def test_parametrised_dataset_needs_its_argument():
     with pytest.raises(ValueError, match="decathlon:ARGUMENT"):
         resolve_dataset("decathlon")
+
+
+@pytest.mark.parametrize("name", ["brats-mni", "decathlon"])
+def test_tqdm_disable_set_after_import_silences_dataset_bars(name, tiny, tmp_path, monkeypatch,
+                                                              capsys):
+    # `uebench run --quiet` sets TQDM_DISABLE after tqdm was imported (torch imports it), when
+    # tqdm no longer reads it: the dataset bars read it when they are made.
+    import tqdm  # noqa: F401
+
+    from tests.decathlon_folders import msd_folder
+
+    source = f"decathlon:{msd_folder(tmp_path / 'msd', n=2)}" if name == "decathlon" else name
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    resolve_dataset(source).build(tiny, 0)
+    assert "synthesising" not in capsys.readouterr().err + capsys.readouterr().out
+    monkeypatch.setenv("TQDM_DISABLE", "")
+    resolve_dataset(source).build(tiny, 0)
+    assert "%|" in capsys.readouterr().err  # the bar is back without the variable

@@ -55,7 +55,7 @@ def _break(root, what):
 
 
 @pytest.mark.parametrize("what,message", [
-    ("missing", "missing"), ("corrupt", "cannot be read"), ("shape", "differs"),
+    ("missing", "missing"), ("corrupt", "cannot read"), ("shape", "differs"),
     ("nan", "NaN"), ("labels", "not declared"), ("escape", "escapes")])
 def test_bad_folders_give_errors_naming_the_file(tmp_path, tiny, what, message):
     root = msd_folder(tmp_path / "bad")
@@ -75,6 +75,34 @@ def test_cli_reports_bad_folder_and_writes_no_record(tmp_path):
     assert result.exit_code == 2
     assert "case_001" in result.output and "not declared" in result.output
     assert not list(out.glob("records/*.json"))
+
+
+@pytest.mark.parametrize("damage,reason", [
+    ("garbage", "not a gzip file"), ("truncated", "truncated"), ("empty", "empty file")])
+def test_unreadable_nifti_gives_one_line_naming_the_file(tmp_path, tiny, damage, reason):
+    root = msd_folder(tmp_path / "bad")
+    target = root / "imagesTr" / "case_002.nii.gz"
+    content = target.read_bytes()
+    target.write_bytes({"garbage": b"\x00garbage" * 50, "truncated": content[: len(content) // 2],
+                        "empty": b""}[damage])
+    with pytest.raises(DecathlonError) as info:
+        resolve_dataset(f"decathlon:{root}").build(tiny, 0)
+    message = str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert "\n" not in message and "Traceback" not in message
+    assert message.startswith("cannot read imagesTr/case_002.nii.gz") and reason in message
+
+
+def test_cli_reports_unreadable_nifti_in_one_line(tmp_path):
+    root = msd_folder(tmp_path / "bad")
+    (root / "labelsTr" / "case_001.nii.gz").write_bytes(b"not a nifti file at all")
+    result = CliRunner().invoke(main, ["run", "--method", "clean", "--victim", "unet",
+                                       "--dataset", f"decathlon:{root}", "--preset", "tiny",
+                                       "--out", str(tmp_path / "runs"), "--quiet"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == [f"Error: cannot read labelsTr/case_001.nii.gz in {root.resolve()}: "
+                     "not a gzip file"]
 
 
 def test_missing_dataset_json(tmp_path):

@@ -57,8 +57,8 @@ def test_leaderboard_renders_records(pipeline, tmp_path):
     pipeline.run(RunSpec("random-roi", "unet", "spheres", preset="tiny"))
     written = render(tmp_path / "runs" / "records", tmp_path / "boards")
     names = sorted(p.name for p in written)
-    assert names == ["efficacy.csv", "efficacy.md", "fidelity.csv", "fidelity.md",
-                     "grid.csv", "grid.md", "throughput.csv", "throughput.md"]
+    assert names == sorted(f"{table}.{ext}" for ext in ("csv", "md") for table in
+                           ("curves", "eps50", "efficacy", "fidelity", "grid", "throughput"))
     text = (tmp_path / "boards" / "efficacy.md").read_text()
     assert "random-roi" in text and "4/255" in text and "nnU-Net" in text
 

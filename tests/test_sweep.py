@@ -1,9 +1,10 @@
 """The sweep: the grid it plans, and a resumed sweep that redoes nothing."""
 
+import torch
 from click.testing import CliRunner
 
 from uebench.cli import main
-from uebench.sweep import pending, plan
+from uebench.sweep import execute, pending, plan, stage_graph
 
 
 def test_plan_is_victim_major_and_runs_l0_methods_once():
@@ -36,3 +37,36 @@ def test_sweep_rejects_an_unknown_method_before_running(tmp_path):
     result = CliRunner().invoke(main, ["sweep", "--method", "opps", "--victim", "unet",
                                        "--out", str(tmp_path)])
     assert result.exit_code == 2 and "ops" in result.output
+
+
+def test_stage_graph_shares_protections_and_clean_victims():
+    specs = plan(["random", "clean"], ["unet", "unet2d"], [4 / 255], [0], "spheres", "tiny")
+    tasks = stage_graph(specs)
+    stages = [t.stage for t in tasks]
+    # one protection per method (shared by both victims), one clean victim per victim
+    assert stages.count("protect") == 2 and stages.count("clean_victim") == 2
+    assert stages.count("protected_victim") == 4 and stages.count("record") == 4
+    keys = {t.key for t in tasks}
+    assert all(set(t.needs) <= keys for t in tasks)
+
+
+def test_parallel_sweep_writes_the_same_records_as_one_process(tmp_path):
+    specs = plan(["clean", "random"], ["unet"], [8 / 255], [0], "spheres", "tiny")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count: same arithmetic, same numbers
+    try:
+        serial = execute(specs, tmp_path / "serial", "cpu", workers=1)
+    finally:
+        torch.set_num_threads(threads)
+    seen = []
+    parallel = execute(specs, tmp_path / "parallel", "cpu", workers=2, threads=1,
+                       report=seen.append)
+    assert len(seen) == 2 and not any(o.error for o in serial + parallel)
+
+    def numbers(outcomes):
+        return {o.record["run_id"]: (o.record["efficacy"]["clean_trained"]["dsc_fg_mean"],
+                                     o.record["efficacy"]["protected_trained"]["dsc_fg_mean"],
+                                     o.record["fidelity"]["l2"]) for o in outcomes}
+
+    assert numbers(serial) == numbers(parallel)
+    assert pending(specs, tmp_path / "parallel") == []

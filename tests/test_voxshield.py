@@ -70,11 +70,12 @@ def test_roi_masks():
         roi_mask(labels, "fuzzy")
 
 
-def _fit(name, tiny, seed=0):
+def _fit(name, tiny, seed=0, fit_dsc=1.01):
     dataset = registry.datasets.get("spheres")()
     cases = dataset.build(tiny, 0)
     train = split_cases(cases).train
-    method = registry.methods.get(name)(4 / 255, tiny, epochs=2, s_steps=2, channels_last=False,
+    method = registry.methods.get(name)(4 / 255, tiny, max_surrogate_updates=4, s_steps=2,
+                                        fit_dsc=fit_dsc, channels_last=False,
                                         surrogate_channels="8-16-32")
     ctx = RunContext(tiny, seed, torch.device("cpu"), 1, dataset.n_classes, progress=False)
     method.fit(train, ctx)
@@ -113,9 +114,11 @@ def test_end_to_end_on_spheres(tmp_path):
     pipeline = Pipeline(tmp_path / "runs", cache_root=tmp_path / "cache", device="cpu",
                         progress=False)
     spec = RunSpec("voxshield", "unet", "spheres", preset="tiny",
-                   method_params={"epochs": 1, "s_steps": 2, "surrogate_channels": "8-16-32"})
+                   method_params={"max_surrogate_updates": 2, "s_steps": 2,
+                                  "surrogate_channels": "8-16-32"})
     record, _ = pipeline.run(spec)
     assert record["method"]["params"]["lambda_z"] == 0.2
-    assert record["method"]["params"]["epochs"] == 1
+    assert record["method"]["params"]["max_surrogate_updates"] == 2
+    assert "fit_dsc" in record["method"]["deviations"]
     assert "quick preset" in record["method"]["deviations"]
     assert 0 < record["fidelity"]["linf"] <= 4 / 255 + 1e-6

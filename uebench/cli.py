@@ -6,6 +6,7 @@ import ast
 import math
 import os
 import shutil
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -163,12 +164,19 @@ def summary(record: dict[str, Any]) -> str:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Folder for records (out/records) and the stage cache.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes; above 1, each distinct stage (protection, clean victim, "
+                   "protected victim) runs once, in parallel where independent.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch threads per worker process (default: cores / workers).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def sweep(methods, victims, epsilons, seeds, dataset, preset, device, out, quiet):
+def sweep(methods, victims, epsilons, seeds, dataset, preset, device, out, workers, threads,
+          quiet):
     """Run the grid METHODS x VICTIMS x EPSILONS x SEEDS, skipping runs already recorded in
     OUT; then render it with `uebench leaderboard --add OUT/records`."""
-    from uebench.pipeline import Pipeline, resolve
-    from uebench.sweep import pending, plan
+    from uebench.pipeline import resolve
+    from uebench.sweep import execute, pending, plan
+    from uebench.training import resolve_device
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"
@@ -177,25 +185,33 @@ def sweep(methods, victims, epsilons, seeds, dataset, preset, device, out, quiet
                      preset)
         for spec in specs:
             resolve(spec)
-        pipeline = Pipeline(out, device=device, progress=not quiet)
+        resolve_device(device)
     except (KeyError, ValueError) as error:
         raise click.UsageError(str(error)) from None
     todo = pending(specs, out)
-    click.echo(f"{len(specs)} runs in the grid, {len(specs) - len(todo)} already recorded")
-    failed = []
-    for number, spec in enumerate(todo, 1):
-        label = f"[{number}/{len(todo)}] {spec.method} vs {spec.victim}, eps {spec.epsilon:.5f}"
-        try:
-            record, path = pipeline.run(spec)
-        except ValueError as error:
-            failed.append(f"{label}: {error}")
-            click.echo(f"{label}: FAILED: {error}", err=True)
-            continue
-        efficacy = record["efficacy"]
+    click.echo(f"{len(specs)} runs in the grid, {len(specs) - len(todo)} already recorded"
+               + (f"; {workers} worker processes" if workers > 1 else ""))
+    landed = []
+
+    def report(outcome):
+        landed.append(outcome)
+        spec = outcome.spec
+        label = (f"[{len(landed)}/{len(todo)}] {spec.method} vs {spec.victim}, "
+                 f"eps {spec.epsilon:.5f}, seed {spec.seed}")
+        if outcome.error:
+            click.echo(f"{label}: FAILED: {outcome.error}", err=True)
+            return
+        efficacy = outcome.record["efficacy"]
         click.echo(f"{label}: DSC {efficacy['clean_trained']['dsc_fg_mean']:.3f} -> "
-                   f"{efficacy['protected_trained']['dsc_fg_mean']:.3f} ({path.name})")
+                   f"{efficacy['protected_trained']['dsc_fg_mean']:.3f} ({outcome.path.name})")
+
+    started = time.perf_counter()
+    outcomes = execute(todo, out, device, workers, threads, progress=not quiet, report=report)
+    failed = [o for o in outcomes if o.error]
+    click.echo(f"sweep wall time: {time.perf_counter() - started:.1f} s")
     if failed:
-        raise InputError(f"{len(failed)} of {len(todo)} runs failed:\n" + "\n".join(failed))
+        raise InputError(f"{len(failed)} of {len(todo)} runs failed:\n"
+                         + "\n".join(f"{o.spec.run_id()}: {o.error}" for o in failed))
 
 
 @main.command("list")
@@ -255,6 +271,31 @@ def export_decathlon_command(out, dataset, preset, count):
     values = BRATS_LABEL_VALUES if source.regions else None
     path = export_decathlon(source, cases[:count], out, values)
     click.echo(f"wrote {len(cases[:count])} cases to {path} (use --dataset decathlon:{path})")
+
+
+@main.command("report")
+@click.argument("records", type=click.Path(file_okay=False, path_type=Path),
+                default=Path("leaderboards/records"))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("leaderboards/report"), show_default=True,
+              help="Folder for the figures (PNG) and index.html.")
+@click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Stage cache the example and spectrum figures read the stored "
+                                 "deltas from  [default: RECORDS/../cache]")
+@click.option("--example", "example_id", metavar="RUN_ID", default=None,
+              help="Run whose volumes are shown  [default: the voxshield run with the largest "
+                   "L-inf budget]")
+def report_command(records, out, cache_root, example_id):
+    """Render figures and one static HTML page (OUT/index.html) from the run records in
+    RECORDS (default: leaderboards/records): DSC-vs-budget curves per victim, DSC vs ROI PSNR,
+    slices of one protected volume and the z-spectrum of the deltas."""
+    from uebench.report import ReportError, build_report
+
+    try:
+        page = build_report(records, out, cache_root, example_id)
+    except ReportError as error:
+        raise InputError(str(error)) from None
+    click.echo(f"wrote {page}")
 
 
 if __name__ == "__main__":

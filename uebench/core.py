@@ -39,6 +39,12 @@ class Preset:
     lr: float = 5e-4
     weight_decay: float = 0.0
     victim_scale: str = "small"
+    split: tuple[int, int, int] | None = None  # (train, val, test) counts; None = 70/15/15
+
+    def __post_init__(self) -> None:
+        if self.split is not None and sum(self.split) != self.n_cases:
+            raise ValueError(f"preset {self.name!r}: split {self.split} does not add up to "
+                             f"n_cases={self.n_cases}")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -140,6 +146,10 @@ class Dataset:
 
     def build(self, preset: Preset, seed: int) -> list[Case]:
         raise NotImplementedError
+
+    def label(self) -> str:
+        """The name boards show (never a local path)."""
+        return self.name
 
     def identity(self) -> dict[str, Any]:
         """What identifies this dataset's content besides the preset (used in fingerprints)."""

@@ -42,18 +42,25 @@ class Split:
     test: list[Case]
 
 
-def split_cases(cases: list[Case], seed: int = SPLIT_SEED) -> Split:
-    """Shuffle with ``seed`` and cut 70/15/15 (at least one case in val and test)."""
+def split_cases(cases: list[Case], sizes: tuple[int, int, int] | None = None,
+                seed: int = SPLIT_SEED) -> Split:
+    """Shuffle with ``seed`` and cut into ``sizes`` (train, val, test) counts, or 70/15/15 when
+    ``sizes`` is None (at least one case in val and test)."""
     if len(cases) < 3:
         raise ValueError(f"a dataset needs at least 3 cases to split; got {len(cases)}")
+    if sizes is not None and sum(sizes) > len(cases):
+        raise ValueError(f"the split {sizes} needs {sum(sizes)} cases; the dataset has "
+                         f"{len(cases)}")
     order = np.random.default_rng(seed).permutation(len(cases))
     shuffled = [cases[i] for i in order]
-    n_val = max(1, round(len(cases) * SPLIT_FRACTIONS[1]))
-    n_test = max(1, round(len(cases) * SPLIT_FRACTIONS[2]))
-    n_train = len(cases) - n_val - n_test
-    return Split(
-        shuffled[:n_train], shuffled[n_train : n_train + n_val], shuffled[n_train + n_val :]
-    )
+    if sizes is None:
+        n_val = max(1, round(len(cases) * SPLIT_FRACTIONS[1]))
+        n_test = max(1, round(len(cases) * SPLIT_FRACTIONS[2]))
+        n_train = len(cases) - n_val - n_test
+    else:
+        n_train, n_val, n_test = sizes
+    return Split(shuffled[:n_train], shuffled[n_train : n_train + n_val],
+                 shuffled[n_train + n_val : n_train + n_val + n_test])
 
 
 def load_cases(dataset: Dataset, preset: Preset, cache: StageCache) -> list[Case]:
@@ -82,3 +89,11 @@ def _unpack(arrays: dict[str, np.ndarray]) -> list[Case]:
              tuple(float(s) for s in arrays[f"spacing_{i}"]))
         for i, case_id in enumerate(arrays["ids"])
     ]
+
+
+def preset_split(cases: list[Case], preset: Preset) -> Split:
+    """The preset's (train, val, test) counts when the dataset has that many cases (the
+    generated datasets always do); 70/15/15 for a smaller local folder. The record keeps the
+    counts used."""
+    sizes = preset.split if preset.split and sum(preset.split) <= len(cases) else None
+    return split_cases(cases, sizes)

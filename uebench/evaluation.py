@@ -1,9 +1,14 @@
-"""Segmentation quality on the CLEAN test split: DSC (nnU-Net empty rule), HD95, BraTS regions.
+"""Segmentation quality on the CLEAN test split: DSC (nnU-Net empty rule), HD95, NSD, regions.
 
-DSC and HD95 come from MONAI (``DiceMetric``, ``HausdorffDistanceMetric(percentile=95)``: the
-max of the two directed 95th percentiles, in mm via the voxel spacing). Empty-mask rule
-(nnU-Net's): DSC is NaN only when prediction and reference are both empty (excluded by
-nanmean); a false positive on an empty reference scores 0. HD95 is NaN when either is empty.
+DSC, HD95 and NSD come from MONAI (``DiceMetric``, ``HausdorffDistanceMetric(percentile=95)``:
+the max of the two directed 95th percentiles, in mm via the voxel spacing;
+``SurfaceDiceMetric``: the normalised surface Dice, the fraction of the boundary voxels of
+prediction and reference that lie within ``NSD_TOLERANCE_MM`` (1 mm, every class and region)
+of the other's boundary, distances in mm via the voxel spacing). Empty-mask rule (nnU-Net's):
+DSC is NaN only when prediction and reference are both empty (excluded by nanmean); a false
+positive on an empty reference scores 0. NSD follows the same rule: NaN when both are empty, 0
+when exactly one is (MONAI 1.6 returns exactly this; it is also enforced here). HD95 is NaN
+when either is empty.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
-from monai.metrics import DiceMetric, HausdorffDistanceMetric
+from monai.metrics import DiceMetric, HausdorffDistanceMetric, SurfaceDiceMetric
 from torch import nn
 
 from uebench.core import Case, Dataset, Preset
 
 EMPTY_RULE = "nnU-Net: NaN when prediction and reference are both empty; FP on empty ref = 0"
+NSD_TOLERANCE_MM = 1.0  # surface Dice tolerance, the same for every class and region
 
 
 @torch.no_grad()
@@ -58,27 +64,53 @@ def overlap_scores(
     return dice, hd
 
 
+def surface_dice(
+    prediction: np.ndarray, reference: np.ndarray, groups: list[tuple[int, ...]],
+    spacing: tuple[float, float, float], tolerance_mm: float = NSD_TOLERANCE_MM,
+) -> np.ndarray:
+    """NSD (MONAI ``SurfaceDiceMetric``, tolerance in mm) for each group of label values.
+
+    NaN when prediction and reference are both empty; 0 when exactly one of them is.
+    """
+    pred = _one_hot([np.isin(prediction, g) for g in groups])
+    ref = _one_hot([np.isin(reference, g) for g in groups])
+    metric = SurfaceDiceMetric([tolerance_mm] * len(groups), include_background=True,
+                               reduction="none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nsd = metric(pred, ref, spacing=[float(s) for s in spacing])[0].numpy().astype(np.float64)
+    pred_empty = pred[0].flatten(1).sum(1).numpy() == 0
+    ref_empty = ref[0].flatten(1).sum(1).numpy() == 0
+    nsd[pred_empty != ref_empty] = 0.0
+    nsd[pred_empty & ref_empty] = np.nan
+    return nsd
+
+
 def evaluate(
     model: nn.Module, cases: list[Case], dataset: Dataset, preset: Preset, device: torch.device
 ) -> dict[str, Any]:
-    """Per-class and per-region DSC and HD95 over ``cases``, per case and aggregated."""
+    """Per-class and per-region DSC, HD95 and NSD over ``cases``, per case and aggregated."""
     classes = [(k,) for k in range(1, dataset.n_classes)]
     region_names = list(dataset.regions)
     groups = classes + [dataset.regions[r] for r in region_names]
-    per_case, dice_rows, hd_rows = [], [], []
+    per_case, dice_rows, hd_rows, nsd_rows = [], [], [], []
     for case in cases:
         prediction = predict(model, case.image, preset, device)
         dice, hd = overlap_scores(prediction, case.label, groups, case.spacing)
+        nsd = surface_dice(prediction, case.label, groups, case.spacing)
         dice_rows.append(dice)
         hd_rows.append(hd)
+        nsd_rows.append(nsd)
         per_case.append({"id": case.id, "dsc": _named(dice, dataset, region_names),
-                         "hd95": _named(hd, dataset, region_names)})
-    dice_all, hd_all = np.array(dice_rows), np.array(hd_rows)
+                         "hd95": _named(hd, dataset, region_names),
+                         "nsd": _named(nsd, dataset, region_names)})
+    dice_all, hd_all, nsd_all = np.array(dice_rows), np.array(hd_rows), np.array(nsd_rows)
     n = len(classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         dsc_mean = np.nanmean(dice_all, axis=0)
         hd_mean = np.nanmean(hd_all, axis=0)
+        nsd_mean = np.nanmean(nsd_all, axis=0)
         case_fg = np.nanmean(dice_all[:, :n], axis=1)
     summary = {
         "dsc": _named(dsc_mean, dataset, region_names),
@@ -87,6 +119,10 @@ def evaluate(
         "dsc_fg_std_over_cases": _finite(np.nanstd(case_fg)),
         "hd95_fg_mean": (_finite(np.nanmean(hd_mean[:n]))
                          if np.isfinite(hd_mean[:n]).any() else None),
+        "nsd": _named(nsd_mean, dataset, region_names),
+        "nsd_fg_mean": (_finite(np.nanmean(nsd_mean[:n]))
+                        if np.isfinite(nsd_mean[:n]).any() else None),
+        "nsd_tolerance_mm": NSD_TOLERANCE_MM,
         "empty_rule": EMPTY_RULE,
         "n_cases": len(cases),
         "per_case": per_case,

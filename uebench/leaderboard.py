@@ -1,23 +1,32 @@
 """Leaderboards (Markdown + CSV) rendered from run records with pandas and tabulate.
 
-Four tables: grid (protected-trained DSC, methods x victims, the view the headline numbers come
-from), efficacy (clean-trained vs protected-trained DSC on the clean test split, mean
-+- std over seeds), fidelity (measured on the stored form) and throughput. Rendering is
-deterministic so a test can re-render the committed tables from the committed records.
+Six tables: grid (protected-trained DSC with its interval, methods x victims, the view the
+headline numbers come from), curves (protected DSC per budget with intervals, relative DSC
+and the matched-control test, per method x victim x defense) and eps50 (methods ranked by the
+budget that halves the clean-trained DSC), efficacy (clean-trained vs protected-trained on the
+clean test split), fidelity (measured on the stored form) and throughput. The boards hold one
+evaluation protocol (``pipeline.PROTOCOL_VERSION``). Rendering is deterministic so a test can
+re-render the committed tables from the committed records.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from uebench import stats
+from uebench.curves import curve_table, eps50_table
 from uebench.evaluation import EMPTY_RULE
+from uebench.labels import budget_label, dataset_label, epsilon_label, method_label
 from uebench.store import read_json
 
+__all__ = ["budget_label", "epsilon_label", "method_label", "load_records", "render", "tables",
+           "protocol_of"]
+
 KEYS = ["dataset", "victim", "method", "epsilon", "defense", "preset"]
+CELL = ["dataset", "preset", "victim", "defense", "method", "epsilon"]
 
 
 def load_records(folder: Path) -> list[dict[str, Any]]:
@@ -25,34 +34,25 @@ def load_records(folder: Path) -> list[dict[str, Any]]:
     return [read_json(p) for p in sorted(Path(folder).glob("*.json"))]
 
 
-def epsilon_label(value: float) -> str:
-    """``4/255`` for budgets on the 1/255 grid, else the number."""
-    fraction = Fraction(value).limit_denominator(255 * 16)
-    if fraction.denominator and 255 % fraction.denominator == 0:
-        return f"{fraction.numerator * (255 // fraction.denominator)}/255"
-    return f"{value:.4g}"
+def protocol_of(record: dict[str, Any]) -> int:
+    """The evaluation protocol a record was made under (records before versioning: 1)."""
+    return int(record.get("protocol", 1))
 
 
-def budget_label(record: dict[str, Any]) -> str:
-    """The run's budget: ``4/255`` for L-inf, ``L0 0.78%`` for a method bounded in L0."""
-    budget = record["method"].get("budget", {})
-    if budget.get("norm") == "l0":
-        return f"L0 {budget['max_fraction']:.2%}"
-    return epsilon_label(record["spec"]["epsilon"])
-
-
-def method_label(name: str, params: dict[str, Any]) -> str:
-    """``voxshield`` or, with overrides, ``voxshield[s_steps=40]``: rows never mix settings."""
-    if not params:
-        return name
-    return f"{name}[{','.join(f'{k}={v}' for k, v in sorted(params.items()))}]"
+def single_protocol(records: list[dict[str, Any]]) -> int:
+    """The one protocol ``records`` share; a clear error when they mix protocols."""
+    protocols = sorted({protocol_of(r) for r in records})
+    if len(protocols) > 1:
+        raise ValueError(f"the records mix protocols {protocols}; boards show one protocol: "
+                         "move the older records out (leaderboards/archive/) or re-run them")
+    return protocols[0]
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
     spec, eff = record["spec"], record["efficacy"]
     fid, thr = record["fidelity"], record["throughput"]
     return {
-        "dataset": spec["dataset"], "victim": spec["victim"],
+        "dataset": dataset_label(record), "victim": spec["victim"],
         "method": method_label(spec["method"], spec.get("method_params") or {}),
         "epsilon": budget_label(record), "defense": spec["defense"],
         "preset": spec["preset"], "seed": spec["seed"],
@@ -60,6 +60,7 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         "protected_dsc": eff["protected_trained"]["dsc_fg_mean"],
         "drop": eff["dsc_drop"]["dsc_fg_mean"],
         "protected_hd95_mm": eff["protected_trained"].get("hd95_fg_mean"),
+        "protected_nsd": eff["protected_trained"].get("nsd_fg_mean"),
         "linf_x255": fid["linf"] * 255, "l2": fid["l2"],
         "psnr_whole": fid["psnr_whole"], "psnr_roi": fid.get("psnr_roi"),
         "ssim_whole": fid["ssim_whole"], "ssim_roi": fid.get("ssim_roi"),
@@ -69,7 +70,6 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         "mvoxels_per_s": thr["protect"]["voxels_per_second"] / 1e6,
         "fit_s": thr["protect"]["fit_seconds"],
         "perturb_s": thr["protect"]["perturb_seconds"],
-        "protect_timed": "protect" not in record["timings"]["cached_stages"],
     }
 
 
@@ -89,15 +89,22 @@ def _pm(mean: float, std: float) -> str:
 
 
 def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
-    """The grid, efficacy, fidelity and throughput tables from ``records``."""
+    """The grid, curves, eps50, efficacy, fidelity and throughput tables from ``records``
+    (all of one protocol)."""
     frame = pd.DataFrame([_row(r) for r in records])
     if frame.empty:
         return {}
-    efficacy = _mean_std(frame, ["clean_dsc", "protected_dsc", "drop", "protected_hd95_mm"])
+    single_protocol(records)
+    cells = curve_table(records).rename(columns={"budget_label": "epsilon"})
+    efficacy = _mean_std(frame, ["clean_dsc", "protected_dsc", "drop", "protected_hd95_mm",
+                                 "protected_nsd"])
+    efficacy = efficacy.merge(_cell_columns(cells), on=CELL, how="left")
     fidelity = (frame.groupby(["dataset", "method", "epsilon", "preset"], sort=True)
                 [["linf_x255", "l2", "psnr_whole", "psnr_roi", "ssim_whole", "ssim_roi"]]
                 .mean().round(4).reset_index())
-    timed = frame[frame["protect_timed"]]
+    # each protection once: it is shared by every victim of the same method, budget and seed
+    timed = frame.drop_duplicates(["dataset", "method", "epsilon", "preset", "seed",
+                                   "protect_s"])
     throughput = (timed.groupby(["dataset", "method", "epsilon", "preset", "protect_device"],
                                 sort=True)
                   .agg(timed_runs=("protect_s", "size"), protect_s=("protect_s", "mean"),
@@ -105,45 +112,105 @@ def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
                        volumes_per_s=("volumes_per_s", "mean"),
                        mvoxels_per_s=("mvoxels_per_s", "mean"))
                   .round(3).reset_index())
-    return {"grid": _grid(frame), "efficacy": efficacy, "fidelity": fidelity,
+    return {"grid": _grid(cells), "curves": _curves(cells),
+            "eps50": _eps50(records), "efficacy": efficacy, "fidelity": fidelity,
             "throughput": throughput}
 
 
-def _grid(frame: pd.DataFrame) -> pd.DataFrame:
-    """Protected-trained DSC, one row per method and budget, one column per victim (no
-    defense, mean over seeds); each dataset's first row is the clean-trained reference, the
-    mean over seeds of each seed's clean-trained victim (not over records, which would weight
-    a seed by how many methods ran with it)."""
-    plain = frame[frame["defense"] == "none"]
-    per_seed = plain.groupby(["dataset", "preset", "victim", "seed"])["clean_dsc"].mean()
-    reference = (per_seed.groupby(level=["dataset", "preset", "victim"]).mean()
-                 .unstack("victim").assign(method=REFERENCE_ROW, epsilon="")
-                 .reset_index())
-    protected = (plain.groupby(["dataset", "preset", "method", "epsilon", "victim"])
-                 ["protected_dsc"].mean().unstack("victim").reset_index())
+def _interval_text(mean: float, low: float, high: float) -> str:
+    return "—" if pd.isna(mean) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _cell_text(row: pd.Series) -> str:
+    """``0.812 [0.780, 0.840]``, with `` ↓`` when below the matched control."""
+    mark = " ↓" if row["below_control"] else ""
+    return _interval_text(row["dsc_mean"], row["dsc_lo"], row["dsc_hi"]) + mark
+
+
+def _cell_columns(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: the protected DSC interval and the test against the matched control."""
+    out = cells[CELL].copy()
+    out["protected_dsc_95ci"] = [_interval_text(m, lo, hi) for m, lo, hi in
+                                 zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"])]
+    out["p_below_random_roi"] = cells["p_below_control"].round(4)
+    return out
+
+
+def _curves(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per method x victim x defense, one column per L-inf budget: protected DSC
+    [95 % interval], relative DSC, seeds, and ↓ when below the matched random-roi."""
+    linf = cells[cells["budget"].notna()].copy()
+    linf["cell"] = linf.apply(lambda r: f"{_cell_text(r)} {r.relative:.0%} ({r.seeds}s)",
+                              axis=1)
+    order = (linf[["epsilon", "budget"]].drop_duplicates().sort_values("budget")["epsilon"]
+             .tolist())
+    wide = linf.pivot_table(index=CELL[:5], columns="epsilon", values="cell",
+                            aggfunc="first").reset_index()
+    return wide[CELL[:5] + order]
+
+
+def _eps50(records: list[dict[str, Any]]) -> pd.DataFrame:
+    table = eps50_table(records)
+    if table.empty:
+        return table
+    return table[["dataset", "preset", "victim", "defense", "rank", "method", "eps50_label",
+                  "psnr_roi_at_eps50", "dsc_at_largest", "clean_mean", "budgets"]].round(3)
+
+
+def _grid(cells: pd.DataFrame) -> pd.DataFrame:
+    """Protected-trained DSC [95 % interval], one row per method and budget, one column per
+    victim (no defense; ↓ = below the matched random-roi); each dataset's first row is the
+    clean-trained reference: over each seed's clean-trained victim, every seed once."""
+    plain = cells[cells["defense"] == "none"].copy()
     index = ["dataset", "preset", "method", "epsilon"]
-    ordered = pd.concat([reference, protected.sort_values(index)], ignore_index=True)
-    ordered = ordered.sort_values(["dataset", "preset"], kind="stable")
-    return ordered[index + sorted(c for c in ordered.columns if c not in index)].round(3)
+    plain["cell"] = plain.apply(_cell_text, axis=1)
+    reference = (plain.drop_duplicates(["dataset", "preset", "victim"])
+                 .assign(method=REFERENCE_ROW, epsilon="",
+                         cell=lambda f: [_interval_text(m, lo, hi) for m, lo, hi in
+                                         zip(f.clean_mean, f.clean_lo, f.clean_hi)]))
+    plain = plain.sort_values(["dataset", "preset", "method", "budget"])
+    ordered = pd.concat([reference, plain], ignore_index=True)
+    wide = ordered.pivot_table(index=index, columns="victim", values="cell", aggfunc="first",
+                               sort=False).reset_index()
+    return wide.sort_values(["dataset", "preset"], kind="stable")
 
 
 REFERENCE_ROW = "(clean-trained reference)"
 
+INTERVALS = ("[a, b] = 95 % hierarchical bootstrap interval (seeds, then test cases, "
+             f"{stats.RESAMPLES} resamples) of the mean over seeds of the per-case foreground-"
+             f"mean DSC; ↓ = below the matched random-roi control (same dataset, victim, "
+             f"budget, preset, defense) by a {stats.PAIRED_TEST}.")
+
 HEADERS = {
     "grid": "Protected-trained DSC (mean over foreground classes, clean test split) of each "
-            "victim, no defense, mean over seeds; the first row of each dataset is the "
-            "clean-trained DSC every row is compared with (mean over seeds). Blank = not run "
-            "yet.",
+            "victim, no defense; the first row of each dataset is the clean-trained DSC every "
+            f"row is compared with (every seed's clean-trained victim once). {INTERVALS} "
+            "Blank = not run yet.",
+    "curves": "The budget-efficacy curves: for each method x victim x defense, the "
+              "protected-trained DSC at each L-inf budget, then the relative DSC (protected / "
+              f"clean-trained) and the number of seeds. {INTERVALS} Blank = not run yet.",
+    "eps50": "eps@50: the smallest budget at which the protected-trained DSC (mean over seeds) "
+             "falls to half the clean-trained DSC, linear in log2(eps) between the two "
+             "measured budgets that bracket it; '> largest' when it never does, '< smallest' "
+             "when it already does at the smallest. [a, b] = 95 % interval of the same rule "
+             "over joint hierarchical bootstrap draws of every budget's and the clean-trained "
+             "mean. Ranked within each victim and defense (lower = stronger; ties by the DSC "
+             "at the largest budget). psnr_roi_at_eps50: ROI PSNR (dB) interpolated at eps@50.",
     "efficacy": "DSC = mean over foreground classes on the CLEAN test split, victim trained on "
                 f"the protected training split. Empty-mask rule: {EMPTY_RULE}. "
-                "drop = clean-trained minus protected-trained; mean ± std over seeds.",
+                "drop = clean-trained minus protected-trained; mean ± std over seeds; "
+                "protected_nsd: surface Dice (MONAI SurfaceDiceMetric, tolerance in the "
+                f"records). {INTERVALS} p_below_random_roi: that test's p-value (blank when "
+                f"fewer than {stats.MIN_SEEDS} shared seeds).",
     "fidelity": "Measured on the stored form of the released volumes (int8 for L-inf "
                 "budgets, float32 for L0), mean over the training cases. PSNR (dB, data "
                 "range 1; empty = infinite) and 3D SSIM (MONAI), whole volume and foreground "
                 "ROI.",
     "throughput": "Seconds to protect the training split (fit + perturb of every case, with "
                   "the budget check and fidelity metrics), on the named device, mean over the "
-                  "runs that timed it (runs that reused a cached protection are left out).",
+                  "distinct protections (one protection serves every victim of its method, "
+                  "budget and seed).",
 }
 
 
@@ -151,10 +218,12 @@ def render(records_dir: Path, out_dir: Path) -> list[Path]:
     """Write ``<table>.md`` and ``<table>.csv`` for each table; returns the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, table in tables(load_records(records_dir)).items():
+    records = load_records(records_dir)
+    for name, table in tables(records).items():
         md = out_dir / f"{name}.md"
         csv = out_dir / f"{name}.csv"
-        text = (f"# uebench leaderboard: {name}\n\n{HEADERS[name]}\n\n"
+        text = (f"# uebench leaderboard: {name}\n\nProtocol {single_protocol(records)}. "
+                f"{HEADERS[name]}\n\n"
                 + table.astype(object).where(table.notna(), None)
                 .to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")
         md.write_text(text)

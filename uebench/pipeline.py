@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from uebench import registry
 from uebench.budget import Budget
 from uebench.core import Case, Dataset, Method, Preset, RunContext
-from uebench.data import fingerprint, load_cases, resolve_dataset, split_cases
+from uebench.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
 from uebench.environment import environment
 from uebench.evaluation import evaluate
 from uebench.fidelity import fidelity, mean_fidelity
@@ -37,6 +37,11 @@ from uebench.training import (
 )
 
 SCHEMA_VERSION = 1
+# The evaluation protocol: what makes numbers comparable across records. Boards hold one
+# protocol. 2: quick splits 14/3/16 (16 test volumes), the shared surrogate fit rule
+# (uebench.surrogates.FIT_RULE), NSD beside DSC and HD95.
+PROTOCOL_VERSION = 2
+STAGES = ("data", "protect", "clean_victim", "protected_victim")
 
 
 @dataclass
@@ -82,6 +87,18 @@ def resolve(spec: RunSpec) -> Resolved:
     return Resolved(dataset, preset, method, victim, defense)
 
 
+@dataclass
+class _Prepared:
+    """A resolved spec with its data split, context, protection key and budget."""
+
+    r: Resolved
+    split: Split
+    data_fp: str
+    ctx: RunContext
+    protect_key: str
+    budget: Budget
+
+
 def protection_key(data_fp: str, method: Method, seed: int, preset: Preset) -> str:
     """Cache key of a protection stage: data, unfitted method's description, seed, preset."""
     return stable_hash({"data": data_fp, "method": method.describe(), "seed": seed,
@@ -99,28 +116,52 @@ class Pipeline:
         self.device = resolve_device(device)
         self.progress = progress
 
+    def _prepare(self, spec: RunSpec) -> _Prepared:
+        r = resolve(spec)
+        cases = load_cases(r.dataset, r.preset, self.data_cache)
+        ctx = RunContext(r.preset, spec.seed, self.device, cases[0].image.shape[0],
+                         r.dataset.n_classes, self.progress)
+        data_fp = fingerprint(r.dataset, r.preset)
+        return _Prepared(r, preset_split(cases, r.preset), data_fp, ctx,
+                         protection_key(data_fp, r.method, spec.seed, r.preset),
+                         r.method.budget(ctx))
+
+    def stage(self, spec: RunSpec, name: str) -> None:
+        """Compute (or find cached) one stage of ``spec``'s run: ``protect``, ``clean_victim``
+        or ``protected_victim`` (which needs ``protect``; nothing when the protection changes
+        no voxel, as the clean-trained victim is then the same stage), or ``data`` (the
+        dataset only). A sweep runs independent stages in parallel processes, each stage once,
+        then ``run`` assembles records from the cache."""
+        if name not in STAGES:
+            raise ValueError(f"unknown stage {name!r}; one of {', '.join(STAGES)}")
+        p = self._prepare(spec)
+        if name == "clean_victim":
+            self._victim_stage(p.r, spec, p.data_fp, p.split, None, None, p.budget)
+        elif name in ("protect", "protected_victim"):
+            protection = self._protect(p.r.method, p.budget, p.split.train, p.ctx,
+                                       p.protect_key)
+            if name == "protected_victim" and _changes(protection):
+                self._victim_stage(p.r, spec, p.data_fp, p.split, protection, p.protect_key,
+                                   p.budget)
+
     def run(self, spec: RunSpec) -> tuple[dict[str, Any], Path]:
         """Run ``spec`` end to end (reusing cached stages); returns the record and its path."""
         started = time.perf_counter()
-        r = resolve(spec)
-        cases = load_cases(r.dataset, r.preset, self.data_cache)
-        split = split_cases(cases)
-        data_fp = fingerprint(r.dataset, r.preset)
-        ctx = RunContext(r.preset, spec.seed, self.device, cases[0].image.shape[0],
-                         r.dataset.n_classes, self.progress)
-        protect_key = protection_key(data_fp, r.method, spec.seed, r.preset)
-        budget = r.method.budget(ctx)
-        protection = self._protect(r.method, budget, split.train, ctx, protect_key)
+        p = self._prepare(spec)
+        r, split, data_fp, protect_key, budget = p.r, p.split, p.data_fp, p.protect_key, p.budget
+        protection = self._protect(r.method, budget, split.train, p.ctx, protect_key)
         clean = self._victim_stage(r, spec, data_fp, split, None, None, budget)
         protected = self._victim_stage(r, spec, data_fp, split, protection, protect_key, budget)
         record = {
             "schema_version": SCHEMA_VERSION,
+            "protocol": PROTOCOL_VERSION,
             "run_id": spec.run_id(),
             "spec": asdict(spec),
             "environment": environment(self.device),
             "method": protection.get("method", {**r.method.describe(),
                                                 "budget": budget.describe()}),
             "dataset": {"name": r.dataset.name, "spec": spec.dataset, "fingerprint": data_fp,
+                        "label": dataset_label(spec.dataset, r.dataset, data_fp),
                         "class_names": list(r.dataset.class_names),
                         "regions": {k: list(v) for k, v in r.dataset.regions.items()},
                         "split": {"train": len(split.train), "val": len(split.val),
@@ -137,6 +178,9 @@ class Pipeline:
                            "victim_training": {"clean": clean["training"],
                                                "protected": protected["training"]}},
             "timings": {"run_seconds": time.perf_counter() - started,
+                        "stage_seconds": {"protect": protection["throughput"]["wall_seconds"],
+                                          "clean_victim": clean.get("wall_seconds"),
+                                          "protected_victim": protected.get("wall_seconds")},
                         "cached_stages": [name for name, stage in
                                           (("protect", protection), ("clean_victim", clean),
                                            ("protected_victim", protected))
@@ -192,7 +236,7 @@ class Pipeline:
     def _victim_stage(self, r: Resolved, spec: RunSpec, data_fp: str, split, protection,
                       protect_key: str | None, budget: Budget) -> dict[str, Any]:
         """Train the victim on the (protected, defended) train split; evaluate on clean test."""
-        changed = protection is not None and any(d.any() for d in protection["deltas"].values())
+        changed = protection is not None and _changes(protection)
         defended = spec.defense != "none"
         training_set = {"protection": protect_key if changed else None,
                         "defense": spec.defense if (protection is not None and defended) else None}
@@ -216,14 +260,27 @@ class Pipeline:
                 image, label = r.defense.apply(image, label, defense_rng)
             images.append(image)
             labels.append(label)
+        started = time.perf_counter()
         role = "clean" if training_set == {"protection": None, "defense": None} else "protected"
         training = train_segmenter(model, np.stack(images), np.stack(labels), r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
                                    progress=self.progress)
         evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device)
-        result = {"training": training, "evaluation": evaluation, "training_set": training_set}
+        result = {"training": training, "evaluation": evaluation, "training_set": training_set,
+                  "wall_seconds": time.perf_counter() - started}
         self.cache.put_json("victim", key, result)
         return result
+
+
+def _changes(protection: dict[str, Any]) -> bool:
+    """Whether a protection changes any stored voxel."""
+    return any(delta.any() for delta in protection["deltas"].values())
+
+
+def dataset_label(spec: str, dataset: Dataset, data_fp: str) -> str:
+    """What boards call the dataset: its name, or for a local folder (``decathlon:PATH``) the
+    folder's own name and the first 8 characters of its fingerprint, never the path."""
+    return spec if ":" not in spec else f"{dataset.label()}#{data_fp[:8]}"
 
 
 def _drop(clean: dict[str, Any], protected: dict[str, Any]) -> dict[str, Any]:

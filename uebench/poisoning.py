@@ -71,14 +71,17 @@ class Surrogate:
         return torch.stack(losses).mean()
 
     @torch.no_grad()
-    def train_dice(self, images: torch.Tensor, labels: torch.Tensor, deltas: torch.Tensor,
-                   batch_size: int) -> float:
-        """Mean foreground Dice of the surrogate on the perturbed training set."""
+    def train_dice(self, images: torch.Tensor, labels: torch.Tensor,
+                   deltas: torch.Tensor | None, batch_size: int) -> float:
+        """Mean foreground Dice of the surrogate on the (perturbed, unless ``deltas`` is None)
+        training set."""
         self.model.eval()
-        scores = [foreground_dice(self.model((images[i : i + batch_size]
-                                              + deltas[i : i + batch_size]).clamp(0, 1)),
-                                  labels[i : i + batch_size])
-                  for i in range(0, len(images), batch_size)]
+        scores = []
+        for i in range(0, len(images), batch_size):
+            x = images[i : i + batch_size]
+            if deltas is not None:
+                x = (x + deltas[i : i + batch_size]).clamp(0, 1)
+            scores.append(foreground_dice(self.model(x), labels[i : i + batch_size]))
         return torch.stack(scores).mean().item()
 
     def frozen(self) -> _Frozen:

@@ -4,14 +4,34 @@ steps on perturbed data, and the device-side helpers (autocast, batching of case
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from monai.networks.nets import UNet
 from torch import nn
 
-from uebench.core import Case
+from uebench.core import Case, Preset
+
+FIT_RULE = (
+    "schedule rule shared by every surrogate-based method: the method's outer iteration "
+    "repeats until its surrogate's train foreground DSC on the data it trains on (the "
+    "perturbed training set; the clean one for TAP's pretraining), checked after each "
+    "iteration, reaches fit_dsc, or until max_surrogate_updates surrogate updates (quick: "
+    "0.9 and 120; paper: 0.9 and 1000, the VoxShield reference's 100 epochs x 10 S-steps)"
+)
+
+
+def fit_rule_params(preset: Preset) -> dict[str, Any]:
+    """The stop rule's parameters under ``preset`` (see ``FIT_RULE``)."""
+    return {"fit_dsc": 0.9, "max_surrogate_updates": 1000 if preset.name == "paper" else 120}
+
+
+def max_iterations(updates_per_iteration: int, params: dict[str, Any]) -> int:
+    """Outer iterations of ``updates_per_iteration`` surrogate updates the cap allows (>= 1)."""
+    return max(1, math.ceil(params["max_surrogate_updates"] / updates_per_iteration))
 
 
 def parse_channels(text: str | Sequence[int]) -> tuple[int, ...]:

@@ -1,18 +1,31 @@
-"""A grid of runs (methods x victims x budgets x seeds) for a leaderboard, resumable.
+"""A grid of runs (methods x victims x budgets x seeds) for a leaderboard, resumable, on one
+process or several.
 
-Runs go one at a time through the same ``Pipeline`` as ``uebench run``; a run whose record is
-already in ``out/records`` is skipped and every finished stage is cached, so an interrupted
-sweep picks up where it stopped. A method bounded in another norm than L-inf (such as OPS, L0)
-ignores eps and runs once, at the first eps.
+Every run is a small graph of stages: its protection (shared by every victim and defense that
+uses the same method, budget and seed), the clean-trained victim (shared by every method of
+that victim and seed), the protected-trained victim, and the record assembled from the three.
+``execute`` computes each distinct stage once, in up to ``workers`` processes (each with
+``threads`` torch threads), starting a stage as soon as what it needs is cached; every stage is
+cached when it finishes and a run whose record is already in ``out/records`` is skipped, so an
+interrupted sweep picks up where it stopped. A method bounded in another norm than L-inf (such
+as OPS, L0) ignores eps and runs once, at the first eps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import multiprocessing
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from uebench import registry
-from uebench.pipeline import RunSpec
+from uebench.core import Preset
+from uebench.pipeline import Pipeline, RunSpec
+from uebench.presets import PRESETS
 
 
 def plan(methods: Iterable[str], victims: Iterable[str], epsilons: Iterable[float],
@@ -34,3 +47,126 @@ def plan(methods: Iterable[str], victims: Iterable[str], epsilons: Iterable[floa
 def pending(specs: list[RunSpec], out: Path) -> list[RunSpec]:
     """The specs without a record in ``out/records`` yet."""
     return [s for s in specs if not (Path(out) / "records" / f"{s.run_id()}.json").exists()]
+
+
+@dataclass
+class Task:
+    """One stage to compute: ``stage`` of ``spec`` (``record`` assembles the run's record)."""
+
+    key: tuple
+    stage: str
+    spec: RunSpec
+    needs: list[tuple] = field(default_factory=list)
+
+
+def stage_graph(specs: list[RunSpec]) -> list[Task]:
+    """The distinct stages of ``specs`` and what each needs, in plan order."""
+    tasks: dict[tuple, Task] = {}
+
+    def add(task: Task) -> tuple:
+        tasks.setdefault(task.key, task)
+        return task.key
+
+    for spec in specs:
+        base = (spec.dataset, spec.preset, spec.seed)
+        params = tuple(sorted((k, repr(v)) for k, v in spec.method_params.items()))
+        protect = add(Task(("protect", *base, spec.method, params, spec.epsilon), "protect",
+                           spec))
+        clean = add(Task(("clean_victim", *base, spec.victim), "clean_victim", spec))
+        victim = add(Task(("protected_victim", spec.run_id()), "protected_victim", spec,
+                          [protect]))
+        add(Task(("record", spec.run_id()), "record", spec, [protect, clean, victim]))
+    return list(tasks.values())
+
+
+@dataclass
+class Outcome:
+    """A finished record, or the error that stopped a run."""
+
+    spec: RunSpec
+    record: dict[str, Any] | None = None
+    path: Path | None = None
+    error: str | None = None
+
+
+def execute(specs: list[RunSpec], out: Path, device: str = "auto", workers: int = 1,
+            threads: int | None = None, progress: bool = False,
+            report: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+    """Run ``specs`` (their records land in ``out/records``); ``report`` sees each outcome as
+    it lands. ``workers == 1`` runs in this process; otherwise stages run in ``workers``
+    spawned processes with ``threads`` torch threads each (default: cores / workers)."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1; got {workers}")
+    if workers == 1 or not specs:
+        return _serial(specs, Pipeline(out, device=device, progress=progress), report)
+    threads = threads or max(1, (multiprocessing.cpu_count() or 1) // workers)
+    for spec in {(s.dataset, s.preset): s for s in specs}.values():
+        Pipeline(out, device=device, progress=False).stage(spec, "data")  # generated once
+    tasks = stage_graph(specs)
+    outcomes: list[Outcome] = []
+    failed: dict[tuple, str] = {}
+    done: set[tuple] = set()
+    waiting = list(tasks)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(threads, dict(PRESETS))) as pool:
+        running: dict[Future, Task] = {}
+        while waiting or running:
+            for task in list(waiting):
+                blocked = [need for need in task.needs if need in failed]
+                if blocked:
+                    waiting.remove(task)
+                    failed[task.key] = failed[blocked[0]]
+                    if task.stage == "record":
+                        outcome = Outcome(task.spec, error=failed[task.key])
+                        outcomes.append(outcome)
+                        report(outcome)
+                elif all(need in done for need in task.needs):
+                    waiting.remove(task)
+                    running[pool.submit(_work, task.stage, task.spec, str(out), device)] = task
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as error:  # noqa: BLE001 - reported, the sweep goes on
+                    failed[task.key] = f"{task.stage}: {type(error).__name__}: {error}"
+                    result = None
+                else:
+                    done.add(task.key)
+                if task.stage == "record":
+                    outcome = (Outcome(task.spec, record=result[0], path=Path(result[1]))
+                               if result else Outcome(task.spec, error=failed[task.key]))
+                    outcomes.append(outcome)
+                    report(outcome)
+    return outcomes
+
+
+def _serial(specs: list[RunSpec], pipeline: Pipeline,
+            report: Callable[[Outcome], None]) -> list[Outcome]:
+    outcomes = []
+    for spec in specs:
+        try:
+            record, path = pipeline.run(spec)
+            outcome = Outcome(spec, record=record, path=path)
+        except ValueError as error:
+            outcome = Outcome(spec, error=str(error))
+        outcomes.append(outcome)
+        report(outcome)
+    return outcomes
+
+
+def _init_worker(threads: int, presets: dict[str, Preset]) -> None:
+    """Torch threads, and the presets this process knows (a test's or a plugin's too)."""
+    torch.set_num_threads(threads)
+    PRESETS.update(presets)
+
+
+def _work(stage: str, spec: RunSpec, out: str, device: str) -> tuple[dict, str] | None:
+    """One stage in a worker process; ``record`` returns the record and its path."""
+    pipeline = Pipeline(Path(out), device=device, progress=False)
+    if stage == "record":
+        record, path = pipeline.run(spec)
+        return record, str(path)
+    pipeline.stage(spec, stage)
+    return None

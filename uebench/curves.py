@@ -1,0 +1,160 @@
+"""Budget-efficacy curves: protected-trained DSC per budget with intervals, the matched-control
+test, relative DSC and eps@50 (../shared/spec/evaluation.md, protocol 2).
+
+``curve_table`` has one row per (dataset, preset, victim, defense, method, budget) cell;
+``eps50_table`` one row per curve (dataset, preset, victim, defense, method), ranked by eps@50.
+Per-case scores are the foreground-mean DSC of each test case (``stats.case_scores``); a cell's
+mean is the mean over seeds of the mean over test cases.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from uebench import stats
+from uebench.labels import budget_label, dataset_label, epsilon_label, method_label
+
+CONTROL = "random-roi"
+CURVE_KEYS = ["dataset", "preset", "victim", "defense", "method"]
+
+
+def _cells(records: list[dict[str, Any]]) -> tuple[dict, dict, dict]:
+    """Per-seed per-case protected scores for each cell, clean-trained scores for each
+    (dataset, preset, victim), and ROI PSNR per cell."""
+    cells: dict[tuple, dict[int, dict[str, float]]] = defaultdict(dict)
+    clean: dict[tuple, dict[int, dict[str, float]]] = defaultdict(dict)
+    psnr: dict[tuple, list[float]] = defaultdict(list)
+    for record in records:
+        spec, names = record["spec"], record["dataset"]["class_names"]
+        linf = record["method"].get("budget", {}).get("norm", "linf") == "linf"
+        key = (dataset_label(record), spec["preset"], spec["victim"], spec["defense"],
+               method_label(spec["method"], spec.get("method_params") or {}),
+               spec["epsilon"] if linf else math.nan, budget_label(record))
+        efficacy = record["efficacy"]
+        cells[key][spec["seed"]] = stats.case_scores(efficacy["protected_trained"]["per_case"],
+                                                     names)
+        clean[key[:3]].setdefault(
+            spec["seed"], stats.case_scores(efficacy["clean_trained"]["per_case"], names))
+        value = record["fidelity"].get("psnr_roi")
+        psnr[key].append(math.nan if value is None else value)
+    return cells, clean, psnr
+
+
+def curve_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per cell: protected DSC (mean, 95 % interval), the clean-trained reference of
+    the same victim, relative DSC, the one-sided paired test against the matched random-roi
+    control (same dataset, preset, victim, defense and budget) and the mean ROI PSNR."""
+    cells, clean, psnr = _cells(records)
+    references = {key: stats.interval(list(seeds.values())) for key, seeds in clean.items()}
+    rows = []
+    for key, seeds in sorted(cells.items(), key=lambda item: _order(item[0])):
+        dataset, preset, victim, defense, method, budget, label = key
+        mean, low, high = stats.interval(list(seeds.values()))
+        clean_mean, clean_low, clean_high = references[key[:3]]
+        control = cells.get((dataset, preset, victim, defense, CONTROL, budget, label))
+        p_value = (stats.paired_below(seeds, control)
+                   if control is not None and method != CONTROL else math.nan)
+        rows.append({
+            "dataset": dataset, "preset": preset, "victim": victim, "defense": defense,
+            "method": method, "budget": budget, "budget_label": label, "seeds": len(seeds),
+            "dsc_mean": mean, "dsc_lo": low, "dsc_hi": high,
+            "clean_mean": clean_mean, "clean_lo": clean_low, "clean_hi": clean_high,
+            "relative": mean / clean_mean if clean_mean else math.nan,
+            "p_below_control": p_value,
+            "below_control": bool(p_value < stats.ALPHA) if not math.isnan(p_value) else False,
+            "psnr_roi": float(np.nanmean(psnr[key])) if np.isfinite(psnr[key]).any()
+            else math.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def _order(key: tuple) -> tuple:
+    budget = key[5]
+    return (*key[:5], math.inf if math.isnan(budget) else budget)
+
+
+def eps_at_half(budgets: np.ndarray, means: np.ndarray, clean_mean: float) -> float:
+    """The smallest budget at which ``means`` falls to half ``clean_mean``, linear in
+    log2(eps) between the two measured budgets that bracket it; 0 when already at the
+    smallest budget ("< smallest"), inf when never ("> largest")."""
+    half = clean_mean / 2
+    for index, (budget, mean) in enumerate(zip(budgets, means)):
+        if mean <= half:
+            if index == 0:
+                return 0.0
+            before, above = budgets[index - 1], means[index - 1]
+            share = (above - half) / (above - mean)
+            return float(2 ** (np.log2(before) + share * (np.log2(budget) - np.log2(before))))
+    return math.inf
+
+
+def eps50_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per L-inf curve: eps@50 with a 95 % interval (the rule applied to each joint
+    bootstrap draw of the per-budget and clean-trained means), the ROI PSNR interpolated at
+    eps@50, and the rank within (dataset, preset, victim, defense) by eps@50 (lower =
+    stronger; ties broken by the DSC at the largest budget)."""
+    cells, clean, psnr = _cells(records)
+    curves: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in cells:
+        if not math.isnan(key[5]):
+            curves[key[:5]].append(key)
+    rows = []
+    for curve, keys in curves.items():
+        keys = sorted(keys, key=lambda k: k[5])
+        budgets = np.array([k[5] for k in keys])
+        means = np.array([stats.interval(list(cells[k].values()))[0] for k in keys])
+        clean_seeds = list(clean[curve[:3]].values())
+        clean_mean = stats.interval(clean_seeds)[0]
+        point = eps_at_half(budgets, means, clean_mean)
+        draws = _bootstrap_eps50(budgets, [cells[k] for k in keys], clean_seeds)
+        low = float(np.quantile(draws, 0.025, method="lower"))
+        high = float(np.quantile(draws, 0.975, method="higher"))
+        curve_psnr = np.array([np.nanmean(psnr[k]) for k in keys])
+        rows.append({
+            **dict(zip(CURVE_KEYS, curve)), "budgets": len(keys),
+            "largest": budgets[-1], "smallest": budgets[0],
+            "eps50": point, "eps50_lo": low, "eps50_hi": high,
+            "eps50_label": eps50_label(point, low, high, budgets[0], budgets[-1]),
+            "psnr_roi_at_eps50": _interpolate_log2(point, budgets, curve_psnr),
+            "dsc_at_largest": means[-1], "clean_mean": clean_mean,
+        })
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table = table.sort_values([*CURVE_KEYS[:4], "eps50", "dsc_at_largest"], kind="stable")
+    table["rank"] = table.groupby(CURVE_KEYS[:4]).cumcount() + 1
+    return table.reset_index(drop=True)
+
+
+def _bootstrap_eps50(budgets: np.ndarray, cells: list[dict], clean_seeds: list[dict]
+                     ) -> np.ndarray:
+    rng = np.random.default_rng(stats.RESAMPLER_SEED)
+    clean_draws = stats.hierarchical_means(stats._matrix(clean_seeds), rng=rng)
+    cell_draws = np.stack([stats.hierarchical_means(stats._matrix(list(c.values())), rng=rng)
+                           for c in cells], axis=1)
+    return np.array([eps_at_half(budgets, row, clean) for row, clean in
+                     zip(cell_draws, clean_draws)])
+
+
+def _interpolate_log2(point: float, budgets: np.ndarray, values: np.ndarray) -> float:
+    if not (0 < point < math.inf) or not np.isfinite(values).all():
+        return math.nan
+    return float(np.interp(np.log2(point), np.log2(budgets), values))
+
+
+def eps50_label(point: float, low: float, high: float, smallest: float, largest: float) -> str:
+    """``12.3/255 [9.0/255, 16.0/255]`` with ``< 4/255`` / ``> 32/255`` for censored ends."""
+
+    def one(value: float) -> str:
+        if value == 0:
+            return f"< {epsilon_label(smallest)}"
+        if value == math.inf:
+            return f"> {epsilon_label(largest)}"
+        return f"{value * 255:.1f}/255"
+
+    return f"{one(point)} [{one(low)}, {one(high)}]"

@@ -1,0 +1,82 @@
+"""Intervals and tests over seeds and test cases (../shared/spec/evaluation.md, protocol 2).
+
+The unit of evidence is the per-case foreground-mean DSC that every record keeps, for each
+seed. Intervals are hierarchical percentile bootstraps (resample seeds with replacement, then
+test cases within each drawn seed); a comparison with a control is a paired hierarchical
+bootstrap of the per-case difference over the seeds and test cases both share.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+RESAMPLES = 4000
+RESAMPLER_SEED = 20261127
+LEVEL = 0.95
+ALPHA = 0.05
+MIN_SEEDS = 2
+PAIRED_TEST = ("one-sided paired hierarchical bootstrap of the per-case DSC difference "
+               f"(seeds, then test cases; {RESAMPLES} resamples), p < {ALPHA}, over the "
+               f"seeds both share (at least {MIN_SEEDS})")
+
+
+def case_scores(per_case: list[dict], class_names: list[str]) -> dict[str, float]:
+    """Foreground-mean DSC per test case id, from a record's ``per_case`` rows (NaN classes,
+    both masks empty, are left out as in the nnU-Net rule)."""
+    scores = {}
+    for row in per_case:
+        values = [row["dsc"][name] for name in class_names]
+        finite = [v for v in values if v is not None and np.isfinite(v)]
+        scores[row["id"]] = float(np.mean(finite)) if finite else np.nan
+    return scores
+
+
+def _matrix(seeds: list[dict[str, float]]) -> np.ndarray:
+    """``[seeds, cases]`` over the case ids every seed has (same test split)."""
+    shared = sorted(set.intersection(*(set(s) for s in seeds)))
+    return np.array([[s[c] for c in shared] for s in seeds], dtype=np.float64)
+
+
+def hierarchical_means(values: np.ndarray, resamples: int = RESAMPLES,
+                       rng: np.random.Generator | None = None) -> np.ndarray:
+    """Bootstrap means of ``values [seeds, cases]``: seeds drawn with replacement, then cases
+    within each drawn seed."""
+    rng = rng or np.random.default_rng(RESAMPLER_SEED)
+    n_seeds, n_cases = values.shape
+    seeds = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    cases = rng.integers(0, n_cases, size=(resamples, n_seeds, n_cases))
+    drawn = values[seeds[..., None], cases]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(drawn.reshape(resamples, -1), axis=1)
+
+
+def _point(values: np.ndarray) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.nanmean(np.nanmean(values, axis=1)))
+
+
+def interval(seeds: list[dict[str, float]]) -> tuple[float, float, float]:
+    """Mean (over seeds of the mean over cases) and its 95 % hierarchical bootstrap interval."""
+    values = _matrix(seeds)
+    means = hierarchical_means(values)
+    low, high = np.nanpercentile(means, [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
+    return _point(values), float(low), float(high)
+
+
+def paired_below(method: dict[int, dict[str, float]],
+                 control: dict[int, dict[str, float]]) -> float:
+    """One-sided p-value that ``method`` scores below ``control``: the share of paired
+    hierarchical bootstrap means of (method - control) that are >= 0, over the seeds and test
+    cases both have. NaN when they share fewer than ``MIN_SEEDS`` seeds: one seed resamples
+    test cases only and misses the run-to-run noise of training (0.1 DSC, design.md)."""
+    shared = sorted(set(method) & set(control))
+    if len(shared) < MIN_SEEDS:
+        return float("nan")
+    cases = sorted(set.intersection(*(set(method[s]) & set(control[s]) for s in shared)))
+    difference = np.array([[method[s][c] - control[s][c] for c in cases] for s in shared])
+    means = hierarchical_means(difference)
+    return float((np.sum(means >= 0) + 1) / (len(means) + 1))
