@@ -27,13 +27,19 @@ bench: $(BIN)/.installed
 leaderboard: $(BIN)/.installed
 	$(BIN)/uebench leaderboard
 
-# The issue's grid: every method on unet and swinunetr at 4/255 and 8/255, plus the slice-wise
-# methods against the 2D slice victim (hours on 2 CPU cores; resumes where it stopped).
+# The protocol-2 curve sweep: every method and both controls on unet at 4, 8, 16 and 32/255
+# (seed 0), three seeds at 4/255 and 32/255 for the controls, voxshield and em, and swinunetr
+# and unet2d at 4/255 and 32/255 for the controls and voxshield. Two worker processes; each
+# stage is computed once and cached, so it resumes where it stopped (hours on 2 CPU cores).
+SWEEP := $(BIN)/uebench sweep --quiet --out runs --workers 2
 matrix: $(BIN)/.installed
-	$(BIN)/uebench sweep --victim unet --victim swinunetr --eps 4/255 --eps 8/255 --quiet --out runs
-	$(BIN)/uebench sweep --victim unet2d --method slicewise --method slicewise-tap \
-		--method voxshield --eps 4/255 --eps 8/255 --quiet --out runs
+	$(SWEEP) --victim unet --eps 4/255 --eps 8/255 --eps 16/255 --eps 32/255 --seed 0
+	$(SWEEP) --victim unet --method clean --method random --method random-roi \
+		--method voxshield --method em --eps 4/255 --eps 32/255 --seed 1 --seed 2
+	$(SWEEP) --victim unet2d --victim swinunetr --method clean --method random \
+		--method random-roi --method voxshield --eps 4/255 --eps 32/255 --seed 0
 	$(BIN)/uebench leaderboard --add runs/records
+	$(BIN)/uebench report leaderboards/records --out leaderboards/report --cache runs/cache
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check uebench methods victims datasets tests benchmarks docs

@@ -1,3 +1,9 @@
 """Built-in datasets (installed as ``uebench.datasets``)."""
 
-BUILTIN_MODULES = ("brats_mni", "abdomen_phantom", "spheres", "decathlon")
+# One module per line: add yours on a line of its own.
+BUILTIN_MODULES = (
+    "brats_mni",
+    "abdomen_phantom",
+    "spheres",
+    "decathlon",
+)

@@ -1,10 +1,11 @@
 """TEMPLATE: a protection method for uebench, from empty file to leaderboard row.
 
 Copy to ``methods/<your_method>.py``, rename, add the module name to ``BUILTIN_MODULES`` in
-``methods/__init__.py`` (or declare it under the ``uebench.methods`` entry-point group of your
-own package), then:
+``methods/__init__.py`` on a line of its own (or, in your own package, name this module under
+the ``uebench.methods`` entry-point group: ``my-noise = "my_package.my_noise"``), then:
 
     python -c "from uebench.testing import check_method; check_method('template-noise')"
+    # -> check_method('template-noise'): passed on 3 spheres cases (...)
     uebench run --method template-noise --victim unet --out runs
     uebench leaderboard --add runs/records
 

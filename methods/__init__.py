@@ -1,3 +1,14 @@
 """Built-in protection methods, one file each (installed as ``uebench.methods``)."""
 
-BUILTIN_MODULES = ("controls", "voxshield", "em", "tap", "slicewise", "lsp", "ar", "ops", "rem")
+# One module per line: add yours on a line of its own.
+BUILTIN_MODULES = (
+    "controls",
+    "voxshield",
+    "em",
+    "tap",
+    "slicewise",
+    "lsp",
+    "ar",
+    "ops",
+    "rem",
+)

@@ -17,22 +17,22 @@ the surrogate's logits (``semantic_disruption``).
   by signed-gradient steps on the same L, projected to the eps-ball and the ROI, in the same
   alternating schedule. Random start, uniform in the eps-ball on the ROI (as PGD).
 
-Deviations, also written in every record: the ``quick`` preset shortens the schedule (epochs,
-surrogate width) and raises the learning rates so something is learnt in minutes on 2 CPU
-cores; the ``paper`` preset uses the reference values. Logging reads device tensors once per
-epoch (the reference runs extra generator and surrogate passes per step just to log).
+Deviations, also written in every record: the number of epochs follows the rule every
+surrogate-based method shares (``uebench.surrogates.FIT_RULE``: until the surrogate's train
+foreground DSC on the perturbed data reaches ``fit_dsc``, at most ``max_surrogate_updates``
+S-step updates; the reference runs a fixed 100 epochs); the ``quick`` preset narrows the
+surrogate and raises the learning rates so something is learnt in minutes on 2 CPU cores; the
+``paper`` preset uses the reference values. Logging reads device tensors once per epoch (the
+reference runs extra generator and surrogate passes per step just to log).
 
-Measured at the quick preset (brats-mni, eps 4/255, seed 0, 2 CPU cores; records in
-leaderboards/records): neither reading lowers the victims' DSC (unet 0.897 clean-trained ->
-0.872 voxshield / 0.905 voxshield-pgd, random-roi 0.878; swinunetr 0.967 -> 0.973 / 0.968,
-random-roi 0.975). What the record's ``history`` shows: over the 8 epochs (80 S-steps) the
-surrogate never learns the task (train foreground DSC 0.03-0.09, DiceCE 0.81), so the
-error-minimising term has no shortcut to reinforce; the z-term does act (Zdiv of the stored
-deltas 6.89 vs 2.04 for random-roi on the same voxels; 3.02 vs 1.55 per unit L2,
-``benchmarks/delta_spectrum.py``). With a 4x longer surrogate schedule (``--param
-s_steps=40``, 320 S-steps) the surrogate reaches train DSC 0.49 and the unet victim still
-scores 0.919. The paper's effect needs the reference schedule (100 epochs, a
-32-512-channel surrogate) that the ``paper`` preset carries for GPUs.
+Measured under protocol 1 (quick, 14/3/3 split, a fixed 8 epochs; brats-mni, seed 0, 2 CPU
+cores; leaderboards/archive/protocol-1): at 4/255 neither reading lowered the victims' DSC
+(unet 0.897 clean-trained -> 0.872 voxshield / 0.905 voxshield-pgd, random-roi 0.878); over
+80 S-steps the surrogate never learnt the task (train foreground DSC 0.03-0.09), and with 320
+S-steps it reached 0.49 while the unet victim still scored 0.919. The z-term does act (Zdiv of
+the stored deltas 6.89 vs 2.04 for random-roi on the same voxels, ``benchmarks/
+delta_spectrum.py``). At 32/255 the same 8-epoch schedule drove a unet to 0.006 (CPU). The
+protocol-2 curves are in leaderboards/curves.md and eps50.md.
 """
 
 from __future__ import annotations

@@ -36,6 +36,18 @@ def test_conformance_catches_nondeterminism(monkeypatch):
         check_method("jitter")
 
 
+def test_check_method_says_what_passed(capsys):
+    line = check_method("random")
+    printed = capsys.readouterr().out
+    assert printed == line + "\n" and "\n" not in line
+    assert line.startswith("check_method('random'): passed on 3 spheres cases")
+    for rule in ("JSON params", "delta shape", "finite", "budget (L-inf 4/255) on the stored",
+                 "[0, 1]", "same seed"):
+        assert rule in line
+    check_method("random", quiet=True)
+    assert capsys.readouterr().out == ""
+
+
 def test_the_method_template_in_the_docs_conforms(monkeypatch):
     import importlib.util
     from pathlib import Path

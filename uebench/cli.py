@@ -148,7 +148,9 @@ def summary(record: dict[str, Any]) -> str:
     title = (f"{spec['method']} vs {spec['victim']} on {spec['dataset']} "
              f"(budget {budget_label(record)}, defense {spec['defense']}, "
              f"preset {spec['preset']}, seed {spec['seed']})")
-    return title + "\n" + tabulate(rows, tablefmt="simple")
+    text = title + "\n" + tabulate(rows, tablefmt="simple")
+    warning = eff.get("reference_warning")
+    return text + (f"\nWARNING: {warning}" if warning else "")
 
 
 @main.command()
@@ -217,13 +219,23 @@ def sweep(methods, victims, epsilons, seeds, dataset, preset, device, out, worke
 @main.command("list")
 @click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
 def list_plugins(kind):
-    """List registered methods, victims, datasets and defenses (or one KIND)."""
+    """List registered methods, victims, datasets and defenses (or one KIND). A plugin that
+    reuses a registered name or fails to load is reported, one line each, and exits 2."""
+    import warnings
+
+    problems = []
     for name in [kind] if kind else sorted(KINDS):
         click.echo(f"{name}:")
-        for entry in KINDS[name].names():
+        with warnings.catch_warnings():  # reported below, one line each
+            warnings.simplefilter("ignore", registry.PluginConflictWarning)
+            entries = KINDS[name].names()
+        for entry in entries:
             plugin = KINDS[name].get(entry)
             doc = getattr(plugin, "summary", "") or (plugin.__doc__ or "").strip()
             click.echo(f"  {entry:<20} {doc.splitlines()[0] if doc else ''}")
+        problems += KINDS[name].problems
+    if problems:
+        raise InputError("\n".join(problems))
 
 
 @main.command()
@@ -235,15 +247,35 @@ def list_plugins(kind):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("leaderboards"), show_default=True, help="Where tables are written.")
 def leaderboard(records, add_from, out):
-    """Render the grid, efficacy, fidelity and throughput leaderboards (Markdown + CSV)."""
-    from uebench.leaderboard import render
+    """Render the grid, curves, eps50, efficacy, fidelity and throughput leaderboards
+    (Markdown + CSV). Records added with --add must be of the current evaluation protocol."""
+    from uebench.leaderboard import protocol_of, render
+    from uebench.pipeline import PROTOCOL_VERSION
+    from uebench.store import read_json
 
+    paths = [path for source in add_from
+             for path in (sorted(source.glob("*.json")) if source.is_dir() else [source])]
+    refused = []
+    for path in paths:
+        try:
+            protocol = protocol_of(read_json(path))
+        except (ValueError, KeyError, TypeError) as error:
+            refused.append(f"{path}: not a run record ({error})")
+            continue
+        if protocol != PROTOCOL_VERSION:
+            refused.append(f"{path}: protocol {protocol}, the boards hold protocol "
+                           f"{PROTOCOL_VERSION} (re-run it)")
+    if refused:
+        raise InputError(f"refused {len(refused)} of {len(paths)} records, nothing added:\n"
+                         + "\n".join(refused))
     records.mkdir(parents=True, exist_ok=True)
-    for source in add_from:
-        for path in sorted(source.glob("*.json")) if source.is_dir() else [source]:
-            shutil.copy2(path, records / path.name)
+    for path in paths:
+        shutil.copy2(path, records / path.name)
     out.mkdir(parents=True, exist_ok=True)
-    written = render(records, out)
+    try:
+        written = render(records, out)
+    except ValueError as error:
+        raise InputError(str(error)) from None
     if not written:
         raise click.ClickException(f"no records in {records}")
     for path in written:

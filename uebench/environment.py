@@ -1,4 +1,5 @@
-"""What a record says about where it was produced: versions, device, git commit."""
+"""What a record says about where it was produced: versions, device, git commit and whether
+the work tree had uncommitted changes, and where plugins from entry points come from."""
 
 from __future__ import annotations
 
@@ -20,14 +21,28 @@ def _version(name: str) -> str | None:
         return None
 
 
-def git_commit() -> str | None:
-    """The commit of the uebench checkout, or None outside a git work tree."""
+def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=5, check=False)
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=cwd or Path(__file__).resolve().parent, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+
+
+def git_commit() -> str | None:
+    """The commit of the uebench checkout, or None outside a git work tree."""
+    out = _git("rev-parse", "HEAD")
+    return (out.stdout.strip() or None) if out is not None else None
+
+
+def git_dirty(cwd: Path | None = None) -> bool | None:
+    """Whether the uebench checkout (or the git work tree at ``cwd``) has uncommitted changes:
+    modified or staged tracked files, or untracked files git does not ignore (a new plugin
+    module counts). None outside a git work tree or without git."""
+    out = _git("status", "--porcelain", cwd=cwd)
+    if out is None or out.returncode != 0:
+        return None
+    return bool(out.stdout.strip())
 
 
 def describe_device(device: torch.device) -> str:
@@ -37,11 +52,17 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
 
 
-def environment(device: torch.device) -> dict[str, Any]:
+def environment(device: torch.device,
+                plugins: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The record's ``environment`` section. ``plugins``: for each of the run's method, victim,
+    dataset and defense that comes from an entry point rather than uebench itself, its
+    distribution and version (``uebench.registry.origins``); ``{}`` when all are built in."""
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in PACKAGES},
         "device": describe_device(device),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
+        "plugins": dict(plugins or {}),
     }

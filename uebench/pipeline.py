@@ -157,7 +157,9 @@ class Pipeline:
             "protocol": PROTOCOL_VERSION,
             "run_id": spec.run_id(),
             "spec": asdict(spec),
-            "environment": environment(self.device),
+            "environment": environment(self.device, plugins=registry.origins(
+                method=spec.method, victim=spec.victim, dataset=spec.dataset.partition(":")[0],
+                defense=spec.defense)),
             "method": protection.get("method", {**r.method.describe(),
                                                 "budget": budget.describe()}),
             "dataset": {"name": r.dataset.name, "spec": spec.dataset, "fingerprint": data_fp,
@@ -172,6 +174,8 @@ class Pipeline:
                 "clean_trained": clean["evaluation"],
                 "protected_trained": protected["evaluation"],
                 "dsc_drop": _drop(clean["evaluation"], protected["evaluation"]),
+                "reference_warning": reference_warning(clean["evaluation"],
+                                                       r.dataset.class_names),
             },
             "fidelity": protection["fidelity"],
             "throughput": {"protect": protection["throughput"],
@@ -281,6 +285,32 @@ def dataset_label(spec: str, dataset: Dataset, data_fp: str) -> str:
     """What boards call the dataset: its name, or for a local folder (``decathlon:PATH``) the
     folder's own name and the first 8 characters of its fingerprint, never the path."""
     return spec if ":" not in spec else f"{dataset.label()}#{data_fp[:8]}"
+
+
+# A clean-trained reference below either bar leaves nothing for a protection to remove:
+# the run's protection numbers are then flagged (record: efficacy.reference_warning).
+REFERENCE_MIN_FG_DSC = 0.7
+REFERENCE_MIN_CLASS_DSC = 0.5
+
+
+def reference_warning(clean: dict[str, Any],
+                      class_names: list[str] | tuple[str, ...]) -> str | None:
+    """Why the clean-trained victim is too weak for the run's protection numbers to mean
+    anything (foreground-mean DSC < 0.7, or a class's DSC < 0.5), or None when it is not."""
+    weak = []
+    fg = clean.get("dsc_fg_mean")
+    if fg is None:
+        weak.append("fg-mean DSC undefined")
+    elif fg < REFERENCE_MIN_FG_DSC:
+        weak.append(f"fg-mean DSC {fg:.3f} < {REFERENCE_MIN_FG_DSC}")
+    for name in class_names:
+        value = clean.get("dsc", {}).get(name)
+        if value is not None and value < REFERENCE_MIN_CLASS_DSC:
+            weak.append(f"{name} DSC {value:.3f} < {REFERENCE_MIN_CLASS_DSC}")
+    if not weak:
+        return None
+    return (f"weak clean-trained victim ({', '.join(weak)}): there is little for a protection "
+            "to remove, so this run's protection numbers mean little")
 
 
 def _drop(clean: dict[str, Any], protected: dict[str, Any]) -> dict[str, Any]:

@@ -4,15 +4,21 @@ Built-in plugins register with a decorator (``@register_method("voxshield")``); 
 outside the repository add theirs through the entry-point groups ``uebench.methods``,
 ``uebench.victims``, ``uebench.datasets`` and ``uebench.defenses`` (the entry point names a
 module or an object; importing it runs its decorators).
+
+A name registered twice keeps its first registrant (built-ins load before entry points); the
+second is ignored and reported, as a ``PluginConflictWarning`` when it happens and in
+``Registry.problems`` (``uebench list`` prints them and exits 2), so one broken plugin never
+takes the other plugins down. An entry point whose import fails is reported the same way.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import warnings
 from collections.abc import Callable
-from importlib.metadata import entry_points
-from typing import Generic, TypeVar
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -24,6 +30,27 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
+class PluginConflictWarning(UserWarning):
+    """A plugin name registered twice (the second is ignored), or a plugin that failed to load."""
+
+
+def _module(obj: Any) -> str:
+    return getattr(obj, "__module__", None) or "?"
+
+
+def _where(obj: Any) -> str:
+    """``module.Class``: where a registered object is defined."""
+    qualname = getattr(obj, "__qualname__", None)
+    return f"{_module(obj)}.{qualname}" if qualname else _module(obj)
+
+
+def _distribution(entry_point: EntryPoint | None) -> tuple[str | None, str | None]:
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.name, dist.version
+
+
 class Registry(Generic[T]):
     """A named collection of plugin classes of one kind."""
 
@@ -33,6 +60,9 @@ class Registry(Generic[T]):
         self._group = entry_point_group
         self._entries: dict[str, T] = {}
         self._loaded = False
+        self._loading: EntryPoint | None = None  # the entry point being imported, if any
+        self._entry_point_modules: dict[str, EntryPoint] = {}
+        self.problems: list[str] = []  # one line per ignored duplicate or failed plugin
 
     def register(self, name: str) -> Callable[[T], T]:
         """Class decorator that adds the class under ``name``."""
@@ -40,7 +70,9 @@ class Registry(Generic[T]):
         def decorate(obj: T) -> T:
             existing = self._entries.get(name)
             if existing is not None and existing is not obj:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+                self._report(f"{self.kind} {name!r} is registered twice: by {_where(existing)} "
+                             f"(kept) and by {_where(obj)}{self._from()} (ignored)")
+                return obj
             self._entries[name] = obj
             obj.name = name  # type: ignore[attr-defined]
             return obj
@@ -55,7 +87,38 @@ class Registry(Generic[T]):
         for module in getattr(package, "BUILTIN_MODULES", ()):
             importlib.import_module(f"{self._builtin_package}.{module}")
         for entry_point in entry_points(group=self._group):
-            entry_point.load()
+            self._entry_point_modules.setdefault(entry_point.module, entry_point)
+            self._loading = entry_point
+            try:
+                entry_point.load()
+            except Exception as error:  # a broken plugin must not take the others down
+                first_line = (str(error).splitlines() or [""])[0]
+                self._report(f"{self.kind} plugin {entry_point.name} = {entry_point.value}"
+                             f"{self._from()} failed to load: {type(error).__name__}: "
+                             f"{first_line}")
+            finally:
+                self._loading = None
+
+    def _from(self) -> str:
+        """`` from DIST VERSION`` while an entry point is being imported, else ``""``."""
+        name, version = _distribution(self._loading)
+        return f" from {name} {version}" if name else ""
+
+    def _report(self, message: str) -> None:
+        self.problems.append(message)
+        warnings.warn(message, PluginConflictWarning, stacklevel=3)
+
+    def origin(self, name: str) -> dict[str, Any] | None:
+        """Where a plugin from an entry point comes from: its registered name, module, and the
+        distribution (name and version) that declares the entry point; None for a built-in
+        (its version is uebench's). Cheap: no metadata scan beyond the one at load time."""
+        module = _module(self.get(name))
+        for prefix, entry_point in self._entry_point_modules.items():
+            if module == prefix or module.startswith(prefix + "."):
+                distribution, version = _distribution(entry_point)
+                return {"name": name, "module": module, "distribution": distribution,
+                        "version": version}
+        return None
 
     def names(self) -> list[str]:
         """Sorted names of every registered plugin, built-in and from entry points."""
@@ -69,8 +132,10 @@ class Registry(Generic[T]):
             return self._entries[name]
         close = difflib.get_close_matches(name, self._entries, n=3, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        problems = f" Plugin problems: {'; '.join(self.problems)}" if self.problems else ""
         raise UnknownNameError(
             f"unknown {self.kind} {name!r}.{hint} Known: {', '.join(sorted(self._entries))}."
+            + problems
         )
 
 
@@ -78,6 +143,16 @@ methods: Registry = Registry("method", "uebench.methods", "uebench.methods")
 victims: Registry = Registry("victim", "uebench.victims", "uebench.victims")
 datasets: Registry = Registry("dataset", "uebench.datasets", "uebench.datasets")
 defenses: Registry = Registry("defense", "uebench.defenses", "uebench.defenses")
+
+def origins(**names: str) -> dict[str, dict[str, Any]]:
+    """``origins(method="tiny-sign", victim="unet", ...)`` -> the entry-point origin
+    (``Registry.origin``) of each named plugin that is not built in, keyed by kind; ``{}``
+    when all are built in."""
+    registries = {"method": methods, "victim": victims, "dataset": datasets,
+                  "defense": defenses}  # looked up at call time
+    found = {kind: registries[kind].origin(name) for kind, name in names.items()}
+    return {kind: origin for kind, origin in found.items() if origin is not None}
+
 
 register_method = methods.register
 register_victim = victims.register

@@ -1,7 +1,8 @@
 """Conformance checks any protection method can run on itself (the method author's kit).
 
     from uebench.testing import check_method
-    check_method("my-noise")          # raises AssertionError naming the broken rule
+    check_method("my-noise")          # raises AssertionError naming the broken rule,
+                                      # prints one line saying what passed otherwise
 
 Checks, on a tiny ``spheres`` cohort: the method builds with its defaults and describes itself
 (JSON-serialisable parameters, norm, epsilon); ``fit`` then ``perturb`` give finite deltas of
@@ -43,8 +44,9 @@ def _fit_and_perturb(name: str, epsilon: float, seed: int, cases: list[Case],
 
 
 def check_method(name: str, epsilon: float = 4 / 255, seed: int = 0,
-                 params: dict[str, Any] | None = None) -> None:
-    """Run every conformance rule on the registered method ``name``."""
+                 params: dict[str, Any] | None = None, quiet: bool = False) -> str:
+    """Run every conformance rule on the registered method ``name``; returns (and prints,
+    unless ``quiet``) a one-line summary of what passed."""
     cases = _cases()
     train = split_cases(cases).train
     method, ctx, deltas = _fit_and_perturb(name, epsilon, seed, cases, params or {})
@@ -66,3 +68,18 @@ def check_method(name: str, epsilon: float = 4 / 255, seed: int = 0,
     _, _, again = _fit_and_perturb(name, epsilon, seed, cases, params or {})
     for case, first, second in zip(train, deltas, again):
         assert np.array_equal(first, second), f"{name}: same seed, different delta on {case.id}"
+    passed = (f"check_method({name!r}): passed on {len(train)} spheres cases "
+              f"({CONFORMANCE_PRESET.volume_size}^3, seed {seed}): describe() and JSON params, "
+              f"delta shape, finite, budget ({_budget_label(budget.describe())}) on the "
+              "stored form, released volume in [0, 1], same seed -> same deltas")
+    if not quiet:
+        print(passed)
+    return passed
+
+
+def _budget_label(budget: dict[str, Any]) -> str:
+    if budget["norm"] == "linf":
+        return f"L-inf {budget['epsilon'] * 255:g}/255"
+    bounds = ", ".join(f"{key} {value:g}" for key, value in budget.items()
+                       if isinstance(value, float))
+    return f"{budget['norm']} {bounds}".strip()

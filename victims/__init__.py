@@ -1,3 +1,6 @@
 """Built-in victim networks (installed as ``uebench.victims``)."""
 
-BUILTIN_MODULES = ("monai_nets",)
+# One module per line: add yours on a line of its own.
+BUILTIN_MODULES = (
+    "monai_nets",
+)

@@ -1,0 +1,128 @@
+"""Intervals, the paired control test, eps@50 and the boards built on them (protocol 2)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from uebench import stats
+from uebench.cli import main
+from uebench.curves import curve_table, eps50_table, eps_at_half
+from uebench.leaderboard import render, tables
+
+CLASSES = ["a", "b"]
+BUDGETS = [4 / 255, 8 / 255, 16 / 255, 32 / 255]
+
+
+def record(method: str, epsilon: float, seed: int, protected: list[float],
+           clean: list[float], protocol: int = 2) -> dict:
+    """The parts of a run record the boards read, with per-case scores as given."""
+
+    def evaluation(scores):
+        cases = [{"id": f"case-{i}", "dsc": dict.fromkeys(CLASSES, s)}
+                 for i, s in enumerate(scores)]
+        return {"dsc_fg_mean": float(np.mean(scores)), "per_case": cases,
+                "hd95_fg_mean": 1.0}
+
+    budget = {"norm": "linf", "epsilon": epsilon}
+    return {
+        "protocol": protocol, "run_id": f"{method}-{epsilon:.4f}-{seed}",
+        "spec": {"method": method, "victim": "unet", "dataset": "spheres", "defense": "none",
+                 "epsilon": epsilon, "seed": seed, "preset": "tiny", "method_params": {}},
+        "method": {"budget": budget},
+        "dataset": {"class_names": CLASSES, "label": "spheres"},
+        "efficacy": {"clean_trained": evaluation(clean), "protected_trained": evaluation(protected),
+                     "dsc_drop": {"dsc_fg_mean": float(np.mean(clean) - np.mean(protected))}},
+        "fidelity": {"linf": epsilon, "l2": 1.0, "psnr_whole": 50.0, "psnr_roi": 60 - epsilon * 255,
+                     "ssim_whole": 0.99, "ssim_roi": 0.98},
+        "throughput": {"protect": {"device": "cpu", "wall_seconds": 2.0, "volumes_per_second": 1.0,
+                                   "voxels_per_second": 1e5, "fit_seconds": 1.0,
+                                   "perturb_seconds": 1.0}},
+        "timings": {"cached_stages": []},
+    }
+
+
+def grid(seeds=(0, 1)) -> list[dict]:
+    """random-roi stays at the clean level; 'strong' halves the clean DSC between 8 and
+    16/255; 'weak' never does."""
+    rng = np.random.default_rng(0)
+    clean = {s: list(0.9 + rng.normal(0, 0.01, 16)) for s in seeds}
+    means = {"random-roi": [0.9, 0.9, 0.89, 0.88], "strong": [0.85, 0.8, 0.3, 0.05],
+             "weak": [0.9, 0.88, 0.85, 0.8]}
+    return [record(method, eps, s, list(m + rng.normal(0, 0.01, 16)), clean[s])
+            for method, curve in means.items() for eps, m in zip(BUDGETS, curve) for s in seeds]
+
+
+def test_eps_at_half_interpolates_in_log2_and_censors_both_ends():
+    budgets = np.array(BUDGETS)
+    assert eps_at_half(budgets, np.array([0.9, 0.8, 0.3, 0.1]), 0.9) == pytest.approx(
+        8 / 255 * 2 ** 0.7)
+    assert eps_at_half(budgets, np.array([0.4, 0.3, 0.2, 0.1]), 0.9) == 0.0
+    assert eps_at_half(budgets, np.array([0.9, 0.8, 0.7, 0.6]), 0.9) == math.inf
+
+
+def test_interval_is_hierarchical_and_degenerate_on_constants():
+    assert stats.interval([{"x": 0.5, "y": 0.5}, {"x": 0.5, "y": 0.5}]) == (0.5, 0.5, 0.5)
+    mean, low, high = stats.interval([{"x": 0.2, "y": 0.3}, {"x": 0.8, "y": 0.7}])
+    assert mean == pytest.approx(0.5)
+    # resampling seeds reaches (almost) the single-seed means; cases alone would not
+    assert 0.2 <= low < 0.35 and 0.65 < high <= 0.8
+
+
+def test_paired_test_needs_two_seeds_and_finds_a_consistent_drop():
+    control = {s: {f"c{i}": 0.9 + 0.01 * i for i in range(8)} for s in (0, 1)}
+    lower = {s: {c: v - 0.1 for c, v in cases.items()} for s, cases in control.items()}
+    assert stats.paired_below(lower, control) < stats.ALPHA
+    assert stats.paired_below(control, control) == 1.0
+    assert math.isnan(stats.paired_below({0: lower[0]}, {0: control[0]}))
+
+
+def test_curve_table_marks_cells_below_the_matched_control():
+    cells = curve_table(grid()).set_index(["method", "budget_label"])
+    assert cells.loc[("strong", "16/255"), "below_control"]
+    assert cells.loc[("strong", "16/255"), "relative"] == pytest.approx(0.3 / 0.9, abs=0.02)
+    assert not cells.loc[("weak", "4/255"), "below_control"]
+    assert math.isnan(cells.loc[("random-roi", "4/255"), "p_below_control"])
+    row = cells.loc[("strong", "32/255")]
+    assert row["dsc_lo"] <= row["dsc_mean"] <= row["dsc_hi"] and row["seeds"] == 2
+
+
+def test_eps50_ranks_the_stronger_method_first_with_an_interval():
+    table = eps50_table(grid()).set_index("method")
+    strong = table.loc["strong"]
+    assert 8 / 255 < strong["eps50"] < 16 / 255
+    assert strong["eps50_lo"] <= strong["eps50"] <= strong["eps50_hi"]
+    assert strong["rank"] == 1 and table.loc["weak", "eps50_label"].startswith("> 32/255")
+    assert 40 < strong["psnr_roi_at_eps50"] < 52
+
+
+def test_boards_refuse_a_mix_of_protocols(tmp_path):
+    records = grid(seeds=(0,))
+    assert set(tables(records)) == {"grid", "curves", "eps50", "efficacy", "fidelity",
+                                    "throughput"}
+    records[0]["protocol"] = 1
+    with pytest.raises(ValueError, match="mix protocols"):
+        tables(records)
+    (tmp_path / "records").mkdir()
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({**records[0], "protocol": 1}))
+    result = CliRunner().invoke(main, ["leaderboard", "--records", str(tmp_path / "records"),
+                                       "--add", str(old), "--out", str(tmp_path / "boards")])
+    assert result.exit_code == 2 and "protocol 1" in result.output
+    assert not list((tmp_path / "records").glob("*.json"))
+
+
+def test_rendered_curves_board_shows_intervals_and_the_control_mark(tmp_path):
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for r in grid():
+        (folder / f"{r['run_id']}.json").write_text(json.dumps(r))
+    render(folder, tmp_path / "boards")
+    curves = (tmp_path / "boards" / "curves.md").read_text()
+    assert "Protocol 2." in curves and "↓" in curves and "(2s)" in curves
+    eps50 = (tmp_path / "boards" / "eps50.md").read_text()
+    assert "> 32/255" in eps50
