@@ -20,10 +20,9 @@ scanner noise is 10 HU. With that a clean-trained unet learns all four organs wi
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from uebench.core import Case, Dataset, Preset
-from uebench.datasets.synthesis import deformed_grid, smooth_field
+from uebench.datasets.synthesis import deformed_grid, progress, smooth_field
 from uebench.registry import register_dataset
 
 WINDOW_CENTRE, WINDOW_WIDTH = 50.0, 400.0
@@ -98,7 +97,7 @@ class AbdomenPhantom(Dataset):
         size = preset.volume_size
         spacing = tuple(fov / size for fov in FIELD_OF_VIEW_MM)
         cases = []
-        for i in tqdm(range(preset.n_cases), desc="abdomen-phantom: synthesising", leave=False):
+        for i in progress(range(preset.n_cases), "abdomen-phantom: synthesising"):
             hu, labels = phantom(size, np.random.default_rng([seed, i]))
             cases.append(Case(f"abdomen-{i:03d}", window(hu)[None], labels, spacing))
         return cases

@@ -54,7 +54,7 @@ def test_parametrised_dataset_needs_its_argument():
         resolve_dataset("decathlon")
 
 
-@pytest.mark.parametrize("name", ["brats-mni", "decathlon"])
+@pytest.mark.parametrize("name", ["brats-mni", "abdomen-phantom", "decathlon"])
 def test_tqdm_disable_set_after_import_silences_dataset_bars(name, tiny, tmp_path, monkeypatch,
                                                               capfd):
     # `uebench run --quiet` sets TQDM_DISABLE after tqdm was imported (torch imports it), when
@@ -71,3 +71,24 @@ def test_tqdm_disable_set_after_import_silences_dataset_bars(name, tiny, tmp_pat
     monkeypatch.setenv("TQDM_DISABLE", "")
     resolve_dataset(source).build(tiny, 0)
     assert "%|" in capfd.readouterr().err  # the bar is back without the variable
+
+
+def test_preset_split_uses_the_preset_counts_and_falls_back_for_small_folders(tiny):
+    from dataclasses import replace
+
+    from uebench.core import Case, Preset
+    from uebench.data import preset_split
+    from uebench.presets import get_preset
+
+    quick = get_preset("quick")
+    assert quick.split == (14, 3, 16) and quick.n_cases == 33
+    cases = [Case(f"c{i}", np.zeros((1, 2, 2, 2), np.float32), np.zeros((2, 2, 2), np.uint8))
+             for i in range(33)]
+    split = preset_split(cases, quick)
+    assert (len(split.train), len(split.val), len(split.test)) == (14, 3, 16)
+    assert not {c.id for c in split.train} & {c.id for c in split.test}
+    small = preset_split(cases[:10], quick)  # a local folder with fewer cases: 70/15/15
+    assert (len(small.train), len(small.val), len(small.test)) == (6, 2, 2)
+    assert preset_split(cases[:10], replace(tiny, n_cases=10, split=None)).train == small.train
+    with pytest.raises(ValueError, match="does not add up"):
+        Preset(name="bad", volume_size=32, n_cases=10, epochs=1, batch_size=1, split=(5, 2, 2))

@@ -5,7 +5,8 @@ Every run is a small graph of stages: its protection (shared by every victim and
 uses the same method, budget and seed), the clean-trained victim (shared by every method of
 that victim and seed), the protected-trained victim, and the record assembled from the three.
 ``execute`` computes each distinct stage once, in up to ``workers`` processes (each with
-``threads`` torch threads), starting a stage as soon as what it needs is cached; every stage is
+``threads`` torch threads); a free worker takes the ready stage nearest to a record (see
+``PRIORITY``), so records land as the sweep goes; every stage is
 cached when it finishes and a run whose record is already in ``out/records`` is skipped, so an
 interrupted sweep picks up where it stopped. A method bounded in another norm than L-inf (such
 as OPS, L0) ignores eps and runs once, at the first eps.
@@ -79,6 +80,11 @@ def stage_graph(specs: list[RunSpec]) -> list[Task]:
     return list(tasks.values())
 
 
+# A free worker takes the ready stage that brings a record closest: records land as the sweep
+# goes (a sweep stopped early keeps whole runs, not a heap of protections).
+PRIORITY = {"record": 0, "protected_victim": 1, "clean_victim": 2, "protect": 3}
+
+
 @dataclass
 class Outcome:
     """A finished record, or the error that stopped a run."""
@@ -112,18 +118,20 @@ def execute(specs: list[RunSpec], out: Path, device: str = "auto", workers: int 
                              initargs=(threads, dict(PRESETS))) as pool:
         running: dict[Future, Task] = {}
         while waiting or running:
-            for task in list(waiting):
-                blocked = [need for need in task.needs if need in failed]
-                if blocked:
-                    waiting.remove(task)
-                    failed[task.key] = failed[blocked[0]]
-                    if task.stage == "record":
-                        outcome = Outcome(task.spec, error=failed[task.key])
-                        outcomes.append(outcome)
-                        report(outcome)
-                elif all(need in done for need in task.needs):
-                    waiting.remove(task)
-                    running[pool.submit(_work, task.stage, task.spec, str(out), device)] = task
+            for task in [t for t in waiting if any(need in failed for need in t.needs)]:
+                waiting.remove(task)
+                failed[task.key] = next(failed[n] for n in task.needs if n in failed)
+                if task.stage == "record":
+                    outcome = Outcome(task.spec, error=failed[task.key])
+                    outcomes.append(outcome)
+                    report(outcome)
+            ready = sorted((t for t in waiting if all(need in done for need in t.needs)),
+                           key=lambda t: PRIORITY[t.stage])
+            for task in ready[: workers - len(running)]:
+                waiting.remove(task)
+                running[pool.submit(_work, task.stage, task.spec, str(out), device)] = task
+            if not running:
+                break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 task = running.pop(future)
