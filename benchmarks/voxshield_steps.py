@@ -3,6 +3,10 @@ alone, and the bare network passes an N-step cannot avoid (clean surrogate forwa
 forward/backward, surrogate forward/backward). Prints times and the ratios the issue asks for:
 the loss terms' share of an N-step, and the N-step relative to the bare passes.
 
+The N-step and the bare passes run with the surrogate frozen exactly as ``VoxShield.fit`` runs
+its N-steps (``uebench.surrogates.frozen``: eval mode, no weight gradients), so the benchmark
+times what a run computes.
+
     python benchmarks/voxshield_steps.py [--device cpu|cuda] [--size 64] [--batch 2]
 """
 
@@ -18,7 +22,14 @@ from torch.utils.benchmark import Timer
 
 from uebench.core import Preset, RunContext
 from uebench.methods.voxshield import VoxShield, roi_mask, semantic_disruption, zdiv
-from uebench.surrogates import autocast, parse_channels, surrogate_step, to_memory_format, unet
+from uebench.surrogates import (
+    autocast,
+    frozen,
+    parse_channels,
+    surrogate_step,
+    to_memory_format,
+    unet,
+)
 from uebench.training import dice_ce_loss
 
 
@@ -56,8 +67,9 @@ def make_bench(device: str = "cpu", size: int = 64, batch: int = 2, channels: in
 
 
 def n_step(b: Bench) -> None:
-    b.surrogate.eval()
-    b.method._n_step(b.surrogate, b.loss_fn, b.x, b.y, b.mask, b.idx)
+    """One N-step as ``fit`` runs it: surrogate frozen (eval, weights not trainable)."""
+    with frozen(b.surrogate):
+        b.method._n_step(b.surrogate, b.loss_fn, b.x, b.y, b.mask, b.idx)
 
 
 def s_step(b: Bench) -> None:
@@ -66,14 +78,15 @@ def s_step(b: Bench) -> None:
 
 
 def bare_passes(b: Bench) -> None:
-    """Clean forward (no grad) + generator forward + surrogate forward + one backward."""
-    b.surrogate.eval()
-    with torch.no_grad(), autocast(b.x.device, b.amp):
-        b.surrogate(b.x)
-    with autocast(b.x.device, b.amp):
-        delta = b.method.generator(b.x)
-        out = b.surrogate(b.x + delta)
-    out.float().mean().backward()
+    """Clean forward (no grad) + generator forward + surrogate forward + one backward, with
+    the surrogate frozen as in the N-step (the backward reaches the generator's weights only)."""
+    with frozen(b.surrogate):
+        with torch.no_grad(), autocast(b.x.device, b.amp):
+            b.surrogate(b.x)
+        with autocast(b.x.device, b.amp):
+            delta = b.method.generator(b.x)
+            out = b.surrogate(b.x + delta)
+        out.float().mean().backward()
 
 
 def loss_terms(b: Bench, logits: torch.Tensor, clean: torch.Tensor) -> None:

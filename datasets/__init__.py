@@ -6,4 +6,6 @@ BUILTIN_MODULES = (
     "abdomen_phantom",
     "spheres",
     "decathlon",
+    "brats",
+    "flare",
 )

@@ -13,25 +13,22 @@ the axial (superior-inferior) axis. Label values are mapped to 0..K in increasin
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import torch
 from monai.data import load_decathlon_datalist
-from monai.transforms import LoadImage, NormalizeIntensity, Orientation, Resize, ScaleIntensityRange
+from monai.transforms import NormalizeIntensity, ScaleIntensityRange
 
 from uebench.core import Case, Dataset, Preset
+from uebench.datasets.nifti import FolderError, check_pair, read_channels, strip_nifti, to_cube
 from uebench.datasets.synthesis import progress
 from uebench.registry import register_dataset
 
-RAS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))
-
-
-class DecathlonError(ValueError):
-    """A problem with a decathlon folder; the message names the offending file."""
+# A problem with a decathlon folder; the message names the offending file. The same class as
+# every NIfTI folder dataset raises (uebench.datasets.nifti.FolderError), a ValueError.
+DecathlonError = FolderError
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -124,36 +121,14 @@ class DecathlonFolder(Dataset):
 
     def load_case(self, entry: dict[str, Any], size: int) -> Case:
         """Read, check, normalise and resize one case."""
-        image = _read(entry["image"], self.root)
-        label = _read([entry["label"]], self.root)
-        if image.shape[1:] != label.shape[1:]:
-            raise DecathlonError(
-                f"{entry['label']}: label shape {tuple(label.shape[1:])} differs from image "
-                f"shape {tuple(image.shape[1:])} ({entry['image'][0].name})"
-            )
-        if not torch.isfinite(image).all():
-            raise DecathlonError(f"{entry['image'][0]}: image has NaN or Inf intensities")
-        found = np.unique(label.numpy()).astype(np.int64)
-        undeclared = sorted(set(found.tolist()) - set(self.label_values))
-        if undeclared:
-            raise DecathlonError(
-                f"{entry['label']}: label values {undeclared} are not declared in dataset.json"
-            )
-        reorient = Orientation("RAS", labels=RAS_LABELS)
-        image, label = reorient(image), reorient(label)
-        spacing = nib.affines.voxel_sizes(image.affine.numpy())[::-1]
-        extent = np.asarray(image.shape[1:][::-1]) * spacing
-        image = self._normalise(image.float())
-        image = Resize((size,) * 3, mode="trilinear")(image).numpy()
-        label = Resize((size,) * 3, mode="nearest")(label.float()).numpy()[0]
+        image = read_channels(entry["image"], self.root)
+        label = read_channels([entry["label"]], self.root)
+        check_pair(image, label, entry["image"][0], entry["label"], self.label_values,
+                   "dataset.json")
         lookup = np.zeros(max(self.label_values) + 1, np.uint8)
         lookup[self.label_values] = np.arange(len(self.label_values))
-        return Case(
-            entry["id"],
-            np.ascontiguousarray(image.transpose(0, 3, 2, 1), dtype=np.float32),
-            lookup[np.rint(label).astype(np.int64).transpose(2, 1, 0)],
-            tuple(float(e / size) for e in extent),
-        )
+        image, label, spacing = to_cube(image, label, size, self._normalise, lookup)
+        return Case(entry["id"], image, label, spacing)
 
     def _normalise(self, image: torch.Tensor) -> torch.Tensor:
         channels = []
@@ -169,61 +144,4 @@ class DecathlonFolder(Dataset):
 
 
 def _case_id(path: Path) -> str:
-    name = path.name
-    for ending in (".nii.gz", ".nii"):
-        if name.endswith(ending):
-            return name[: -len(ending)]
-    return path.stem
-
-
-def _read(paths: list[Path], root: Path) -> torch.Tensor:
-    """Channel-first MetaTensor from one 4D/3D file or per-channel 3D files (nibabel).
-
-    A file that cannot be read gives a one-line :class:`DecathlonError` naming the file and the
-    reason ("cannot read labelsTr/x.nii.gz in ROOT: not a gzip file"), not MONAI's message,
-    which nests the traceback of every reader it tried.
-    """
-    loader = LoadImage(reader="NibabelReader", ensure_channel_first=True, image_only=True)
-    try:
-        return loader([str(p) for p in paths] if len(paths) > 1 else str(paths[0]))
-    except Exception as error:
-        problems = [(p, _nifti_problem(p)) for p in paths]
-        bad = [(p, reason) for p, reason in problems if reason] or [(paths[0], _first_line(error))]
-        path, reason = bad[0]
-        raise DecathlonError(f"cannot read {_relative(path, root)} in {root}: {reason}") from None
-
-
-def _nifti_problem(path: Path) -> str | None:
-    """Why nibabel cannot read ``path`` (header and data), in a few words; None if it can."""
-    try:
-        np.asanyarray(nib.load(str(path)).dataobj)  # a truncated file fails only on the data
-    except EOFError:
-        return "truncated (the compressed data ends early)"
-    except Exception as error:  # noqa: BLE001 - any reader failure becomes the message
-        text = _first_line(error)
-        for pattern, reason in _NIBABEL_REASONS:
-            match = re.match(pattern, text)
-            if match:
-                return reason.format(*match.groups())
-        return text.replace(str(path), path.name)
-    return None
-
-
-_NIBABEL_REASONS = (
-    (r"File .* is not a gzip file", "not a gzip file"),
-    (r"Empty file", "empty file"),
-    (r"Cannot work out file type", "not a NIfTI file (nibabel cannot work out its type)"),
-    (r"Expected (\d+) bytes, got (\d+) bytes", "truncated (expected {} bytes of data, got {})"),
-)
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return str(path)
+    return strip_nifti(path.name) or path.stem

@@ -54,6 +54,7 @@ from uebench.surrogates import (
     case_tensors,
     fit_rule_params,
     foreground_dice,
+    frozen,
     max_iterations,
     parse_channels,
     surrogate_step,
@@ -172,16 +173,12 @@ class VoxShieldBase(Method):
                 x = (images[idx] + self.stored[idx]).clamp(0, 1)
                 s_losses.append(surrogate_step(surrogate, s_optimiser, loss_fn, x, labels[idx],
                                                p["amp"]))
-            surrogate.eval()
-            for parameter in surrogate.parameters():
-                parameter.requires_grad_(False)
             terms = []
-            for idx in batches(len(images), p["batch_size"], generator):
-                idx = idx.to(device)
-                terms.append(self._n_step(surrogate, loss_fn, images[idx], labels[idx],
-                                          masks[idx], idx))
-            for parameter in surrogate.parameters():
-                parameter.requires_grad_(True)
+            with frozen(surrogate):
+                for idx in batches(len(images), p["batch_size"], generator):
+                    idx = idx.to(device)
+                    terms.append(self._n_step(surrogate, loss_fn, images[idx], labels[idx],
+                                              masks[idx], idx))
             means = torch.stack([torch.stack(t) for t in terms]).mean(0).tolist()
             row = {"epoch": epoch + 1, "surrogate_loss": torch.stack(s_losses).mean().item(),
                    "seg_loss": means[0], "zdiv": means[1], "logit_term": means[2],

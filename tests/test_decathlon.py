@@ -125,3 +125,18 @@ def test_export_then_load_round_trip(tmp_path, tiny):
     loaded = resolve_dataset(f"decathlon:{root}")
     assert loaded.class_names == source.class_names
     assert set(np.unique(loaded.build(tiny, 0)[0].label)) == {0, 1, 2, 3}
+
+
+def test_boards_name_a_local_folder_without_its_path(tmp_path):
+    from uebench.data import fingerprint
+    from uebench.pipeline import dataset_label
+    from uebench.presets import get_preset
+
+    folder = msd_folder(tmp_path / "secret-site-path")
+    spec = f"decathlon:{folder}"
+    dataset = resolve_dataset(spec)
+    fp = fingerprint(dataset, get_preset("quick"))
+    label = dataset_label(spec, dataset, fp)
+    name = json.loads((folder / "dataset.json").read_text()).get("name") or folder.name
+    assert label == f"decathlon:{name}#{fp[:8]}" and "secret-site-path" not in label
+    assert dataset_label("brats-mni", dataset, fp) == "brats-mni"

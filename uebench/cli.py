@@ -330,5 +330,62 @@ def report_command(records, out, cache_root, example_id):
     click.echo(f"wrote {page}")
 
 
+@main.command("compare")
+@click.argument("new", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("baseline", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dsc-tolerance", type=float, default=0.0, show_default=True,
+              help="Protected DSC may rise this far above the baseline's 95 % interval.")
+@click.option("--psnr-tolerance", type=float, default=0.5, show_default=True,
+              help="ROI PSNR may fall this many dB below the baseline's.")
+@click.option("--time-tolerance", type=float, default=0.25, show_default=True,
+              help="Protect time / calibration time may exceed the baseline's by this fraction.")
+@click.option("--min-seconds", type=float, default=1.0, show_default=True,
+              help="Protections the baseline did in less time are not timed.")
+def compare_command(new, baseline, dsc_tolerance, psnr_tolerance, time_tolerance, min_seconds):
+    """Compare the run records in NEW with those in BASELINE, matched by spec (seeds pooled):
+    exit 1 with a table of what moved when a method protects less (protected DSC above the
+    baseline's interval), fidelity drops (ROI PSNR, budget) or protection slows down (times
+    relative to a calibration workload timed in the same process); exit 0 when nothing moved."""
+    from uebench.compare import CompareError, Tolerances, compare, render
+
+    tolerances = Tolerances(dsc_tolerance, psnr_tolerance, time_tolerance, min_seconds)
+    try:
+        result = compare(new, baseline, tolerances)
+    except CompareError as error:
+        raise InputError(str(error)) from None
+    click.echo(render(result))
+    if result.regressions:
+        click.get_current_context().exit(1)
+
+
+@main.group("dataset")
+def dataset_group():
+    """Inspect local dataset folders (decathlon/MSD, nnU-Net v2, BraTS, FLARE)."""
+
+
+@dataset_group.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--layout", type=click.Choice(["auto", "decathlon", "brats", "flare"]),
+              default="auto", show_default=True,
+              help="The folder's layout (decathlon covers MSD and nnU-Net v2).")
+def dataset_check_command(path, layout):
+    """Verify every file of the dataset folder at PATH, as nnU-Net's integrity check: every
+    file present and readable, image/label shapes and affines equal, label values declared,
+    no NaN/Inf, channel counts as declared. Prints every problem, one line each naming the
+    file, and exits 2 when there is any; otherwise one summary line."""
+    from uebench.datasets.folder_check import check_folder
+    from uebench.datasets.nifti import FolderError
+
+    try:
+        report = check_folder(path, layout)
+    except FolderError as error:
+        raise InputError(str(error)) from None
+    for problem in report.problems:
+        click.echo(problem)
+    click.echo(report.summary(), err=bool(report.problems))
+    if report.problems:
+        raise SystemExit(2)
+
+
 if __name__ == "__main__":
     main()

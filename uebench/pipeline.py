@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from uebench import registry
+from uebench import calibration, registry
 from uebench.budget import Budget
 from uebench.core import Case, Dataset, Method, Preset, RunContext
 from uebench.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
@@ -231,6 +231,7 @@ class Pipeline:
                 "voxels_per_second": voxels / max(done - start, 1e-9),
                 "perturb_volumes_per_second": len(train) / max(perturb_s, 1e-9),
                 **_peak_memory(ctx.device),
+                "calibration_seconds": calibration.calibration_seconds(ctx.device),
             },
         }
         self.cache.put_arrays("protect", key, deltas)

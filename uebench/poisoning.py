@@ -6,6 +6,7 @@ Tensors are ``[N, C, *spatial]`` with labels ``[N, 1, *spatial]``; 2D and 3D wor
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from monai.networks.nets import UNet
 from torch import nn
 
 from uebench.core import Case, Method, RunContext
-from uebench.surrogates import case_tensors, foreground_dice, parse_channels
+from uebench.surrogates import case_tensors, foreground_dice, frozen, parse_channels
 from uebench.training import dice_ce_loss, seed_everything
 
 
@@ -84,25 +85,9 @@ class Surrogate:
             scores.append(foreground_dice(self.model(x), labels[i : i + batch_size]))
         return torch.stack(scores).mean().item()
 
-    def frozen(self) -> _Frozen:
-        return _Frozen(self.model)
-
-
-class _Frozen:
-    """Context: surrogate in eval mode with gradients off for its parameters."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-
-    def __enter__(self) -> nn.Module:
-        self.model.eval()
-        for parameter in self.model.parameters():
-            parameter.requires_grad_(False)
-        return self.model
-
-    def __exit__(self, *exc) -> None:
-        for parameter in self.model.parameters():
-            parameter.requires_grad_(True)
+    def frozen(self) -> contextlib.AbstractContextManager[nn.Module]:
+        """The surrogate in eval mode with its weights' gradients off (``surrogates.frozen``)."""
+        return frozen(self.model)
 
 
 def pgd(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, steps: int,

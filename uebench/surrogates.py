@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,22 @@ def to_memory_format(model: nn.Module, device: torch.device, channels_last: bool
     if channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last_3d)
     return model
+
+
+@contextlib.contextmanager
+def frozen(surrogate: nn.Module) -> Iterator[nn.Module]:
+    """The surrogate as the N-step sees it: eval mode, weights not trainable (no weight
+    gradients are computed); ``requires_grad`` is restored on exit, the mode is not (the next
+    S-step sets train mode itself)."""
+    surrogate.eval()
+    trainable = [p for p in surrogate.parameters() if p.requires_grad]
+    for parameter in trainable:
+        parameter.requires_grad_(False)
+    try:
+        yield surrogate
+    finally:
+        for parameter in trainable:
+            parameter.requires_grad_(True)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:

@@ -1,0 +1,255 @@
+"""What the NIfTI folder datasets share (``decathlon:``, ``brats:``, ``flare:``) and what
+``uebench dataset check`` uses: one-line read errors naming the file, the resampling of a case
+to the preset's cube, and a base class for folders whose cases are listed by a layout.
+
+A folder's layout is listed once, into a :class:`FolderLayout` (cases, their files, declared
+labels, and every problem found while listing); the dataset classes refuse a folder with any
+listing problem, naming the first, and ``uebench dataset check`` reports all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import torch
+from monai.transforms import LoadImage, Orientation, Resize
+
+from uebench.core import Case, Dataset, Preset
+from uebench.datasets.synthesis import progress
+
+RAS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))
+NIFTI_ENDINGS = (".nii.gz", ".nii")
+
+
+class FolderError(ValueError):
+    """A problem with a dataset folder; the message names the offending file."""
+
+
+def read_channels(paths: list[Path], root: Path) -> torch.Tensor:
+    """Channel-first MetaTensor from one 4D/3D file or per-channel 3D files (nibabel).
+
+    A file that cannot be read gives a one-line :class:`FolderError` naming the file and the
+    reason ("cannot read labelsTr/x.nii.gz in ROOT: not a gzip file"), not MONAI's message,
+    which nests the traceback of every reader it tried.
+    """
+    loader = LoadImage(reader="NibabelReader", ensure_channel_first=True, image_only=True)
+    try:
+        return loader([str(p) for p in paths] if len(paths) > 1 else str(paths[0]))
+    except Exception as error:
+        problems = [(p, nifti_problem(p)) for p in paths]
+        bad = [(p, reason) for p, reason in problems if reason] or [(paths[0], first_line(error))]
+        path, reason = bad[0]
+        raise FolderError(f"cannot read {relative(path, root)} in {root}: {reason}") from None
+
+
+def nifti_problem(path: Path) -> str | None:
+    """Why nibabel cannot read ``path`` (header and data), in a few words; None if it can."""
+    try:
+        np.asanyarray(nib.load(str(path)).dataobj)  # a truncated file fails only on the data
+    except Exception as error:  # noqa: BLE001 - any reader failure becomes the message
+        return reader_problem(error, path)
+    return None
+
+
+def reader_problem(error: BaseException, path: Path) -> str:
+    """nibabel's exception for ``path`` in a few words."""
+    if isinstance(error, EOFError):
+        return "truncated (the compressed data ends early)"
+    text = first_line(error)
+    for pattern, reason in _NIBABEL_REASONS:
+        match = re.match(pattern, text)
+        if match:
+            return reason.format(*match.groups())
+    return text.replace(str(path), path.name)
+
+
+_NIBABEL_REASONS = (
+    (r"File .* is not a gzip file", "not a gzip file"),
+    (r"Empty file", "empty file"),
+    (r"Cannot work out file type", "not a NIfTI file (nibabel cannot work out its type)"),
+    (r"Expected (\d+) bytes, got (\d+) bytes", "truncated (expected {} bytes of data, got {})"),
+)
+
+
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def strip_nifti(name: str) -> str | None:
+    """``case.nii.gz`` / ``case.nii`` -> ``case``; None for any other file name."""
+    for ending in NIFTI_ENDINGS:
+        if name.endswith(ending):
+            return name[: -len(ending)]
+    return None
+
+
+def check_pair(image: torch.Tensor, label: torch.Tensor, image_path: Path, label_path: Path,
+               declared: list[int] | tuple[int, ...], declared_in: str,
+               check_affine: bool = False) -> None:
+    """Refuse a case whose label shape (or affine) differs from its image's, whose image has
+    NaN/Inf, or whose label holds a value outside ``declared`` (raises :class:`FolderError`)."""
+    if image.shape[1:] != label.shape[1:]:
+        raise FolderError(
+            f"{label_path}: label shape {tuple(label.shape[1:])} differs from image "
+            f"shape {tuple(image.shape[1:])} ({image_path.name})"
+        )
+    if check_affine and not affines_agree(image.affine.numpy(), label.affine.numpy()):
+        raise FolderError(f"{label_path}: label affine differs from the image's "
+                          f"({image_path.name})")
+    if not torch.isfinite(image).all():
+        raise FolderError(f"{image_path}: image has NaN or Inf intensities")
+    found = np.unique(label.numpy()).astype(np.int64)
+    undeclared = sorted(set(found.tolist()) - set(declared))
+    if undeclared:
+        raise FolderError(f"{label_path}: label values {undeclared} are not declared in "
+                          f"{declared_in}")
+
+
+def affines_agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same voxel-to-world mapping up to header rounding (1e-3 mm, 1e-4 relative)."""
+    return bool(np.allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                            rtol=1e-4, atol=1e-3))
+
+
+def to_cube(image: torch.Tensor, label: torch.Tensor, size: int,
+            normalise: Callable[[torch.Tensor], Any], lookup: np.ndarray,
+            ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """Reorient a read case to RAS, normalise its image (``normalise`` gets the float
+    ``[C, X, Y, Z]`` tensor), resize to ``size``^3 (image trilinear, label nearest) and map the
+    label's raw values through ``lookup``. Returns image ``[C, D, H, W]`` float32, label
+    ``[D, H, W]`` uint8 (D = z, the axial axis) and the spacing (z, y, x) of the cube in mm."""
+    reorient = Orientation("RAS", labels=RAS_LABELS)
+    image, label = reorient(image), reorient(label)
+    spacing = nib.affines.voxel_sizes(image.affine.numpy())[::-1]
+    extent = np.asarray(image.shape[1:][::-1]) * spacing
+    image = torch.as_tensor(normalise(image.float()))
+    image = Resize((size,) * 3, mode="trilinear")(image).numpy()
+    label = Resize((size,) * 3, mode="nearest")(label.float()).numpy()[0]
+    return (
+        np.ascontiguousarray(image.transpose(0, 3, 2, 1), dtype=np.float32),
+        lookup[np.rint(label).astype(np.int64).transpose(2, 1, 0)],
+        tuple(float(e / size) for e in extent),
+    )
+
+
+@dataclass
+class CaseFiles:
+    """One case of a folder: its image file(s) (per-channel 3D files, or one 4D file) and its
+    label file (None when missing). ``complete`` is False for a case listed with a file
+    missing (a listing problem): ``uebench dataset check`` still reads the files it has."""
+
+    id: str
+    images: list[Path]
+    label: Path | None
+    complete: bool = True
+
+
+@dataclass
+class FolderLayout:
+    """A folder listed in one layout: its cases, the channels and label values it declares,
+    and every problem found while listing (each line names a file)."""
+
+    kind: str
+    root: Path
+    modalities: tuple[str, ...]
+    label_values: tuple[int, ...]
+    cases: list[CaseFiles] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    declared_in: str = "the layout"
+
+    def problem(self, path: Path, message: str) -> None:
+        self.problems.append(f"{relative(path, self.root)}: {message}")
+
+
+class NiftiFolder(Dataset):
+    """Base of the datasets read from a folder layout (``brats:PATH``, ``flare:PATH``).
+
+    Subclasses set ``kind``, list the folder in :meth:`discover`, normalise a reoriented image
+    in :meth:`normalise` and map raw label values with ``lookup``.
+    """
+
+    kind: str = ""
+    lookup: np.ndarray = np.zeros(1, np.uint8)
+
+    def __init__(self, path: str) -> None:
+        self.root = Path(path).expanduser().resolve()
+        if not self.root.is_dir():
+            raise FolderError(f"{self.root}: not a folder")
+        self.layout = self.discover(self.root)
+        if self.layout.problems:
+            more = len(self.layout.problems) - 1
+            extra = (f" (and {more} more problem{'s' * (more > 1)}: run `uebench dataset check "
+                     f"{self.root}`)") if more else ""
+            raise FolderError(f"{self.layout.problems[0]} in {self.root}{extra}")
+        self.entries = [case for case in self.layout.cases if case.complete]
+
+    @classmethod
+    def discover(cls, root: Path) -> FolderLayout:
+        raise NotImplementedError
+
+    def normalise(self, image: torch.Tensor, entry: CaseFiles) -> Any:
+        """The float ``[C, X, Y, Z]`` RAS image of ``entry`` mapped to [0, 1]."""
+        raise NotImplementedError
+
+    def label(self) -> str:
+        return f"{self.name}:{self.root.name}"
+
+    def identity(self) -> dict[str, Any]:
+        files = [p for e in self.entries for p in (*e.images, e.label)]
+        stamps = [(str(p.relative_to(self.root)), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in files]
+        return {"name": self.name, "version": self.version, "root": str(self.root),
+                "files": stamps}
+
+    def build(self, preset: Preset, seed: int) -> list[Case]:
+        return [self.load_case(entry, preset.volume_size)
+                for entry in progress(self.entries, f"{self.name}: reading {self.root.name}")]
+
+    def load_case(self, entry: CaseFiles, size: int) -> Case:
+        """Read, check, normalise and resize one case."""
+        assert entry.label is not None  # a listing without problems has every label
+        _same_grid(entry.images, self.root)
+        image = read_channels(entry.images, self.root)
+        label = read_channels([entry.label], self.root)
+        if image.shape[0] != len(self.modalities):
+            raise FolderError(f"{entry.images[0]}: {image.shape[0]} channels, "
+                              f"{self.name} needs {len(self.modalities)}")
+        check_pair(image, label, entry.images[0], entry.label, self.layout.label_values,
+                   self.layout.declared_in, check_affine=True)
+        image, label, spacing = to_cube(image, label, size,
+                                        lambda x: self.normalise(x, entry), self.lookup)
+        return Case(entry.id, image, label, spacing)
+
+
+def _same_grid(paths: list[Path], root: Path) -> None:
+    """Per-channel files of one case on one voxel grid (headers only): else a FolderError
+    naming the odd file, before MONAI's concatenation error would name the first."""
+    grids = []
+    for path in paths:
+        try:
+            header = nib.load(str(path))
+        except Exception:  # noqa: BLE001 - read_channels names the unreadable file
+            return
+        grids.append((path, header.shape, header.affine))
+    first, shape, affine = grids[0]
+    for path, other_shape, other_affine in grids[1:]:
+        if other_shape != shape:
+            raise FolderError(f"{relative(path, root)} in {root}: shape {other_shape} differs "
+                              f"from {first.name} {shape}")
+        if not affines_agree(other_affine, affine):
+            raise FolderError(f"{relative(path, root)} in {root}: affine differs from "
+                              f"{first.name}'s")
