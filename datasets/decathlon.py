@@ -19,16 +19,23 @@ from typing import Any
 import numpy as np
 import torch
 from monai.data import load_decathlon_datalist
-from monai.transforms import NormalizeIntensity, ScaleIntensityRange
 
 from uebench.core import Case, Dataset, Preset
-from uebench.datasets.nifti import FolderError, check_pair, read_channels, strip_nifti, to_cube
+from uebench.datasets.nifti import (
+    FolderError,
+    IntensityMap,
+    check_pair,
+    read_channels,
+    strip_nifti,
+    to_cube,
+)
 from uebench.datasets.synthesis import progress
 from uebench.registry import register_dataset
 
 # A problem with a decathlon folder; the message names the offending file. The same class as
 # every NIfTI folder dataset raises (uebench.datasets.nifti.FolderError), a ValueError.
 DecathlonError = FolderError
+CT_WINDOW = (-150.0, 250.0)  # HU: level 50, width 400
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -130,17 +137,25 @@ class DecathlonFolder(Dataset):
         image, label, spacing = to_cube(image, label, size, self._normalise, lookup)
         return Case(entry["id"], image, label, spacing)
 
+    def intensity_map(self, channel: torch.Tensor, modality: str) -> IntensityMap:
+        """The affine intensity map the reader applies to one raw channel of one case (any
+        voxel order): CT: the window 50/400 HU (``(x + 150) / 400``, clipped to [0, 1]);
+        other modalities: z-score over the non-zero voxels with this channel's own mean and
+        standard deviation (as MONAI's ``NormalizeIntensity(nonzero=True)``), clipped to
+        +-5 and mapped to [0, 1], zero voxels kept at 0."""
+        if modality.upper() == "CT":
+            return IntensityMap(CT_WINDOW[0], CT_WINDOW[1] - CT_WINDOW[0], 0.0, 1.0, False)
+        return IntensityMap.zscore(channel, clip=5.0)
+
+    def intensity_maps(self, image: torch.Tensor) -> list[IntensityMap]:
+        """One :meth:`intensity_map` per channel of a raw ``[C, ...]`` case image."""
+        return [self.intensity_map(image[c], modality)
+                for c, modality in enumerate(self.modalities)]
+
     def _normalise(self, image: torch.Tensor) -> torch.Tensor:
-        channels = []
-        for c, modality in enumerate(self.modalities):
-            channel = image[c : c + 1]
-            if modality.upper() == "CT":
-                channel = ScaleIntensityRange(-150.0, 250.0, 0.0, 1.0, clip=True)(channel)
-            else:
-                z = NormalizeIntensity(nonzero=True)(channel)
-                channel = torch.where(channel != 0, (z.clamp(-5, 5) + 5) / 10, 0.0)
-            channels.append(torch.as_tensor(channel))
-        return torch.cat(channels)
+        maps = self.intensity_maps(image)
+        return torch.cat([torch.as_tensor(m.apply(image[c : c + 1]))
+                          for c, m in enumerate(maps)])
 
 
 def _case_id(path: Path) -> str:

@@ -125,6 +125,47 @@ def affines_agree(a: np.ndarray, b: np.ndarray) -> bool:
                             rtol=1e-4, atol=1e-3))
 
 
+@dataclass(frozen=True)
+class IntensityMap:
+    """A reader's per-channel intensity normalisation, an affine map with a clip:
+    ``norm = (clip((raw - sub) / div, low, high) - low) / (high - low)``, in [0, 1]; with
+    ``nonzero_only`` the voxels whose raw value is 0 stay 0 (a z-score over the non-zero
+    voxels). ``apply`` computes it in the same float32 operations as the MONAI transforms it
+    stands for (``ScaleIntensityRange``, ``NormalizeIntensity(nonzero=True)``), bit for bit;
+    ``scale`` is its slope, normalised units per raw unit (``uebench protect`` maps a delta
+    back to raw units with it)."""
+
+    sub: float
+    div: float
+    low: float
+    high: float
+    nonzero_only: bool
+
+    @classmethod
+    def zscore(cls, channel: torch.Tensor, clip: float = 5.0) -> IntensityMap:
+        """z-score over the non-zero voxels of ``channel`` (population std; 1 when 0), as
+        MONAI's ``NormalizeIntensity(nonzero=True)``, clipped to +-``clip``."""
+        values = torch.as_tensor(channel).float()
+        values = values[values != 0]
+        if values.numel() == 0:
+            return cls(0.0, 1.0, -clip, clip, True)
+        mean = torch.mean(values).item()
+        std = torch.std(values, unbiased=False).item()
+        return cls(mean, std if std != 0.0 else 1.0, -clip, clip, True)
+
+    @property
+    def scale(self) -> float:
+        """d norm / d raw inside the clip range."""
+        return 1.0 / (self.div * (self.high - self.low))
+
+    def apply(self, raw: torch.Tensor) -> torch.Tensor:
+        """The normalised values of ``raw`` (float32)."""
+        raw = torch.as_tensor(raw).float()
+        norm = (((raw - self.sub) / self.div).clamp(self.low, self.high) - self.low) \
+            / (self.high - self.low)
+        return torch.where(raw != 0, norm, 0.0) if self.nonzero_only else norm
+
+
 def to_cube(image: torch.Tensor, label: torch.Tensor, size: int,
             normalise: Callable[[torch.Tensor], Any], lookup: np.ndarray,
             ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:

@@ -10,7 +10,7 @@ def invoke(*args):
 
 @pytest.mark.parametrize("option,value,close", [
     ("--method", "random_roi", "random-roi"), ("--victim", "swinunet", "swinunetr"),
-    ("--dataset", "brats", "brats-mni"), ("--defense", "gausian", "gaussian")])
+    ("--dataset", "brats-mn", "brats-mni"), ("--defense", "gausian", "gaussian")])
 def test_unknown_names_exit_2_with_close_matches(option, value, close, tmp_path):
     args = {"--method": "clean", "--victim": "unet", "--dataset": "spheres", "--defense": "none"}
     args[option] = value

@@ -75,8 +75,10 @@ def main() -> None:
 @click.option("--victim", required=True, help="Victim network trained on the released data.")
 @click.option("--dataset", default="brats-mni", show_default=True,
               help="Dataset name, or decathlon:PATH for a local MSD/nnU-Net folder.")
-@click.option("--defense", default="none", show_default=True,
-              help="Countermeasure applied to the protected training set.")
+@click.option("--defense", multiple=True, metavar="NAME[+NAME...]",
+              help="Countermeasure against the protection (default none); repeat or join with "
+                   "'+' to combine (`--defense zlowpass --defense affine`): data defenses apply "
+                   "first, then training-time ones (see `uebench list defenses`).")
 @click.option("--epsilon", "--eps", type=EpsilonType(), default="4/255", show_default=True,
               help="L-inf budget; fractions such as 4/255 are accepted.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the method and victims.")
@@ -93,12 +95,14 @@ def main() -> None:
 def run(method, victim, dataset, defense, epsilon, seed, preset, device, params, out, quiet):
     """Protect the training split with METHOD, train VICTIM on it and on clean data, evaluate
     both on the clean test split, and write a JSON record."""
+    from uebench.defenses import canonical_defense
     from uebench.pipeline import Pipeline, RunSpec, resolve
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"  # also silences dataset synthesis bars
     try:
-        spec = RunSpec(method=method, victim=victim, dataset=dataset, defense=defense,
+        spec = RunSpec(method=method, victim=victim, dataset=dataset,
+                       defense=canonical_defense(defense),
                        epsilon=epsilon, seed=seed, preset=preset,
                        method_params=parse_params(params))
         resolve(spec)
@@ -386,6 +390,50 @@ def dataset_check_command(path, layout):
     if report.problems:
         raise SystemExit(2)
 
+
+@main.command("protect")
+@click.option("--method", required=True, help="Protection method (see `uebench list methods`).")
+@click.option("--data", required=True, metavar="PATH",
+              help="The dataset folder to protect (decathlon/MSD or nnU-Net v2; also "
+                   "decathlon:PATH). Never written to.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where the protected copy goes: empty or new, outside PATH.")
+@click.option("--epsilon", "--eps", type=EpsilonType(), default="4/255", show_default=True,
+              help="L-inf budget in the normalised [0, 1] space.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the method.")
+@click.option("--preset", default="quick", show_default=True,
+              help="The cube the method is fitted at (quick 64^3, paper 160^3).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Method parameter override, repeatable.")
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted protect in OUT (same settings), skipping the files "
+                   "its manifest records with matching sha256s.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def protect_command(method, data, out, epsilon, seed, preset, device, params, resume, quiet):
+    """Write a protected copy of the dataset folder PATH into OUT in the same layout: METHOD
+    is fitted on every case, each image file gets its delta on its own grid and in its own
+    intensity units (header, dtype, affine kept; labels and dataset.json copied), every
+    written file is read back and its budget verified in the normalised space, and
+    OUT/uebench-protect.json records settings, sha256s and the effective eps per file.
+    Exits 2, naming the file, when the storage breaks or erases the perturbation."""
+    from uebench.protect import ProtectError, Settings, protect
+
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+    try:
+        settings = Settings(method, parse_params(params), epsilon, seed, preset, device)
+        manifest = protect(data, out, settings, resume=resume, progress=not quiet,
+                           echo=click.echo)
+    except ProtectError as error:
+        raise InputError(str(error)) from None
+    except (KeyError, ValueError) as error:
+        raise InputError(str(error)) from None
+    summary = manifest["summary"]
+    click.echo(f"protected {summary['cases']} cases ({summary['image_files']} image files) "
+               f"into {out}; effective eps {summary['effective_eps_min'] * 255:.2f}/255 to "
+               f"{summary['effective_eps_max'] * 255:.2f}/255 (budget {epsilon * 255:.2f}/255); "
+               f"manifest: {Path(out) / 'uebench-protect.json'}")
 
 if __name__ == "__main__":
     main()

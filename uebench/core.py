@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -161,12 +162,35 @@ class Dataset:
 
 
 class Defense:
-    """A countermeasure applied to the protected training set before the victim trains."""
+    """A countermeasure against the protection, of one of two kinds (``kind``):
+
+    - ``"data"``: a transform of each protected training volume (and its label), applied once
+      before the victim trains (``apply``);
+    - ``"training"``: a change to every training step of the victim (augmentation, adversarial
+      training): ``batch_loss(model, x, y, loss_fn)`` returns the loss the step minimises,
+      where ``loss_fn(model, x, y)`` is the loss of the rest of the step (the victim's DiceCE,
+      or the next training-time defense of a combination) and ``x [B, C, D, H, W]``,
+      ``y [B, 1, D, H, W]`` (long) are the batch after the victim's own augmentation.
+      ``start(seed)`` is called once before training and seeds the defense's own draws (it
+      never touches the global random state the defense-free training uses).
+    """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    kind: ClassVar[str] = "data"  # "data" | "training"
 
     def apply(
         self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    def start(self, seed: int) -> None:
+        """Seed this defense's random draws for one training run (training-time defenses)."""
+
+    def batch_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   loss_fn: BatchLoss) -> torch.Tensor:
+        raise NotImplementedError
+
+
+# ``loss_fn(model, x, y) -> scalar loss`` of one batch (the training-time defense protocol).
+BatchLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

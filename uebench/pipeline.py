@@ -24,6 +24,7 @@ from uebench import calibration, registry
 from uebench.budget import Budget
 from uebench.core import Case, Dataset, Method, Preset, RunContext
 from uebench.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
+from uebench.defenses import DefenseChain, defense_origins
 from uebench.environment import environment
 from uebench.evaluation import evaluate
 from uebench.fidelity import fidelity, mean_fidelity
@@ -80,7 +81,7 @@ def resolve(spec: RunSpec) -> Resolved:
     preset = get_preset(spec.preset)
     method_cls = registry.methods.get(spec.method)
     victim = registry.victims.get(spec.victim)()
-    defense = registry.defenses.get(spec.defense)()
+    defense = DefenseChain(spec.defense)  # "a+b": data defenses, then training-time ones
     dataset = resolve_dataset(spec.dataset)
     victim.check_size(preset.volume_size)
     method = method_cls(spec.epsilon, preset, **spec.method_params)
@@ -157,9 +158,9 @@ class Pipeline:
             "protocol": PROTOCOL_VERSION,
             "run_id": spec.run_id(),
             "spec": asdict(spec),
-            "environment": environment(self.device, plugins=registry.origins(
-                method=spec.method, victim=spec.victim, dataset=spec.dataset.partition(":")[0],
-                defense=spec.defense)),
+            "environment": environment(self.device, plugins={**registry.origins(
+                method=spec.method, victim=spec.victim, dataset=spec.dataset.partition(":")[0]),
+                **defense_origins(spec.defense)}),
             "method": protection.get("method", {**r.method.describe(),
                                                 "budget": budget.describe()}),
             "dataset": {"name": r.dataset.name, "spec": spec.dataset, "fingerprint": data_fp,
@@ -261,15 +262,18 @@ class Pipeline:
             if training_set["protection"] is not None:
                 image = budget.release(image, protection["deltas"][case.id], case.id)
             label = case.label
-            if training_set["defense"] is not None:
+            if training_set["defense"] is not None:  # the data defenses, in order
                 image, label = r.defense.apply(image, label, defense_rng)
             images.append(image)
             labels.append(label)
         started = time.perf_counter()
         role = "clean" if training_set == {"protection": None, "defense": None} else "protected"
+        hook = r.defense.hook if training_set["defense"] is not None else None
+        if hook is not None:  # the training-time defenses, seeded by the run
+            r.defense.start(spec.seed)
         training = train_segmenter(model, np.stack(images), np.stack(labels), r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
-                                   progress=self.progress)
+                                   progress=self.progress, batch_loss=hook)
         evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device)
         result = {"training": training, "evaluation": evaluation, "training_set": training_set,
                   "wall_seconds": time.perf_counter() - started}

@@ -302,16 +302,8 @@ def curves_figure(table: pd.DataFrame, styles: dict, out: Path, name: str, title
         ax.minorticks_off()
         if len(ticks) == 1:
             ax.set_xlim(ticks["budget"].iloc[0] / 1.5, ticks["budget"].iloc[0] * 1.5)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{victim} (clean-trained {ref['clean_mean']:.3f})")
-        ax.set_xlabel("budget eps (L-inf, log2 axis)")
-        ax.set_ylabel("protected-trained DSC (fg mean)")
-        ax.grid(alpha=0.3)
-    for ax in axes[len(victims):]:
-        ax.set_visible(False)
-    _shared_legend(figure, axes[:len(victims)])
-    figure.suptitle(title)
-    return _save(figure, out, name)
+        _dsc_panel(ax, victim, ref, "budget eps (L-inf, log2 axis)")
+    return _finish(figure, axes, len(victims), title, out, name)
 
 
 def psnr_figure(table: pd.DataFrame, styles: dict, out: Path, name: str, title: str) -> str:
@@ -338,14 +330,24 @@ def psnr_figure(table: pd.DataFrame, styles: dict, out: Path, name: str, title: 
                 ax.annotate(point["budget_label"], (point["psnr_roi"], point["dsc_mean"]),
                             textcoords="offset points", xytext=(4, 3), fontsize=6,
                             color=style["color"])
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{victim} (clean-trained {ref['clean_mean']:.3f})")
-        ax.set_xlabel("ROI PSNR (dB; higher = less visible)")
-        ax.set_ylabel("protected-trained DSC (fg mean)")
-        ax.grid(alpha=0.3)
-    for ax in axes[len(victims):]:
+        _dsc_panel(ax, victim, ref, "ROI PSNR (dB; higher = less visible)")
+    return _finish(figure, axes, len(victims), title, out, name)
+
+
+def _dsc_panel(ax, victim: str, ref: pd.Series, xlabel: str) -> None:
+    """Axes of a protected-DSC panel of one victim."""
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{victim} (clean-trained {ref['clean_mean']:.3f})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("protected-trained DSC (fg mean)")
+    ax.grid(alpha=0.3)
+
+
+def _finish(figure: Figure, axes, used: int, title: str, out: Path, name: str) -> str:
+    """Hide unused panels, add the shared legend and title, save."""
+    for ax in axes[used:]:
         ax.set_visible(False)
-    _shared_legend(figure, axes[:len(victims)])
+    _shared_legend(figure, axes[:used])
     figure.suptitle(title)
     return _save(figure, out, name)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,13 @@ from monai.utils import convert_to_tensor
 from torch import nn
 from tqdm.auto import tqdm
 
-from uebench.core import Preset
+from uebench.core import BatchLoss, Preset
 
 # Part of the victim cache key: bump when a change here changes what training produces.
 TRAINING_VERSION = "1"
+
+# ``hook(model, x, y, loss_fn) -> loss`` with ``loss_fn(model, x, y) -> loss``.
+BatchLossHook = Callable[[nn.Module, torch.Tensor, torch.Tensor, BatchLoss], torch.Tensor]
 
 
 def seed_everything(seed: int) -> None:
@@ -58,9 +62,15 @@ def train_segmenter(
     device: torch.device,
     desc: str = "training",
     progress: bool = True,
+    batch_loss: BatchLossHook | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``images [N, C, D, H, W]`` / ``labels [N, D, H, W]`` with DiceCE and
-    Adam for ``preset.epochs``; returns losses and seconds per epoch."""
+    Adam for ``preset.epochs``; returns losses and seconds per epoch.
+
+    ``batch_loss`` (a training-time defense, ``Defense.batch_loss``): each step minimises
+    ``batch_loss(model, x, y, loss_fn)`` instead of ``loss_fn(model, x, y)``, the DiceCE of
+    ``model(x)``, on the batch after the intensity augmentation; without it (the default)
+    training is exactly the defense-free training."""
     seed_everything(seed)
     model.to(device).train()
     loss_fn = dice_ce_loss()
@@ -80,7 +90,10 @@ def train_segmenter(
                              for i in batch]).to(device)
             y = y_all[batch].to(device)
             optimiser.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            if batch_loss is None:
+                loss = loss_fn(model(x), y)
+            else:
+                loss = batch_loss(model, x, y, lambda m, xb, yb: loss_fn(m(xb), yb))
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
