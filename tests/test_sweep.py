@@ -70,3 +70,9 @@ def test_parallel_sweep_writes_the_same_records_as_one_process(tmp_path):
 
     assert numbers(serial) == numbers(parallel)
     assert pending(specs, tmp_path / "parallel") == []
+
+
+def test_plan_makes_each_defense_a_column_in_its_canonical_spelling():
+    specs = plan(["random"], ["unet"], [4 / 255], [0], "spheres", "tiny",
+                 ["none", "affine+zlowpass"])
+    assert [s.defense for s in specs] == ["none", "zlowpass+affine"]

@@ -166,6 +166,10 @@ def summary(record: dict[str, Any]) -> str:
 @click.option("--seed", "seeds", type=int, multiple=True, default=(0,), show_default=True,
               help="Seed, repeatable.")
 @click.option("--dataset", default="brats-mni", show_default=True, help="Dataset name or spec.")
+@click.option("--defense", "defenses", multiple=True, default=("none",), show_default=True,
+              metavar="NAME[+NAME...]",
+              help="Defense, repeatable: each value is one more column of the grid; '+' "
+                   "combines defenses within one value (zlowpass+affine).")
 @click.option("--preset", default="quick", show_default=True, help="Preset.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
@@ -176,8 +180,8 @@ def summary(record: dict[str, Any]) -> str:
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Torch threads per worker process (default: cores / workers).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def sweep(methods, victims, epsilons, seeds, dataset, preset, device, out, workers, threads,
-          quiet):
+def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, out, workers,
+          threads, quiet):
     """Run the grid METHODS x VICTIMS x EPSILONS x SEEDS, skipping runs already recorded in
     OUT; then render it with `uebench leaderboard --add OUT/records`."""
     from uebench.pipeline import resolve
@@ -188,7 +192,7 @@ def sweep(methods, victims, epsilons, seeds, dataset, preset, device, out, worke
         os.environ["TQDM_DISABLE"] = "1"
     try:
         specs = plan(methods or registry.methods.names(), victims, epsilons, seeds, dataset,
-                     preset)
+                     preset, defenses)
         for spec in specs:
             resolve(spec)
         resolve_device(device)

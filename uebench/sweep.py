@@ -25,23 +25,29 @@ import torch
 
 from uebench import registry
 from uebench.core import Preset
+from uebench.defenses import canonical_defense
 from uebench.pipeline import Pipeline, RunSpec
 from uebench.presets import PRESETS
 
 
 def plan(methods: Iterable[str], victims: Iterable[str], epsilons: Iterable[float],
-         seeds: Iterable[int], dataset: str, preset: str, defense: str = "none") -> list[RunSpec]:
-    """The runs of the grid, victim-major (cheap victims first if listed first)."""
+         seeds: Iterable[int], dataset: str, preset: str,
+         defenses: Iterable[str] = ("none",)) -> list[RunSpec]:
+    """The runs of the grid, victim-major (cheap victims first if listed first); each of
+    ``defenses`` (a name or a ``+``-combination) is one more column of the grid."""
     epsilons, seeds, methods = list(epsilons), list(seeds), list(methods)
+    defenses = [canonical_defense(d) for d in defenses]
     specs = []
     for victim in victims:
-        for index, epsilon in enumerate(epsilons):
-            for method in methods:
-                if index > 0 and registry.methods.get(method).norm != "linf":
-                    continue
-                specs += [RunSpec(method=method, victim=victim, dataset=dataset,
-                                  defense=defense, epsilon=epsilon, seed=seed, preset=preset)
-                          for seed in seeds]
+        for defense in defenses:
+            for index, epsilon in enumerate(epsilons):
+                for method in methods:
+                    if index > 0 and registry.methods.get(method).norm != "linf":
+                        continue
+                    specs += [RunSpec(method=method, victim=victim, dataset=dataset,
+                                      defense=defense, epsilon=epsilon, seed=seed,
+                                      preset=preset)
+                              for seed in seeds]
     return specs
 
 
