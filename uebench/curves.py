@@ -20,6 +20,7 @@ from uebench import stats
 from uebench.labels import budget_label, dataset_label, epsilon_label, method_label
 
 CONTROL = "random-roi"
+REFERENCE = "clean"  # no perturbation: the clean-trained reference itself, not a curve
 CURVE_KEYS = ["dataset", "preset", "victim", "defense", "method"]
 
 
@@ -67,10 +68,14 @@ def curve_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             "relative": mean / clean_mean if clean_mean else math.nan,
             "p_below_control": p_value,
             "below_control": bool(p_value < stats.ALPHA) if not math.isnan(p_value) else False,
-            "psnr_roi": float(np.nanmean(psnr[key])) if np.isfinite(psnr[key]).any()
-            else math.nan,
+            "psnr_roi": _finite_mean(psnr[key]),
         })
     return pd.DataFrame(rows)
+
+
+def _finite_mean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
 
 
 def _order(key: tuple) -> tuple:
@@ -94,14 +99,15 @@ def eps_at_half(budgets: np.ndarray, means: np.ndarray, clean_mean: float) -> fl
 
 
 def eps50_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per L-inf curve: eps@50 with a 95 % interval (the rule applied to each joint
-    bootstrap draw of the per-budget and clean-trained means), the ROI PSNR interpolated at
-    eps@50, and the rank within (dataset, preset, victim, defense) by eps@50 (lower =
-    stronger; ties broken by the DSC at the largest budget)."""
+    """One row per L-inf curve (``clean`` is the reference, not a curve): eps@50 with a 95 %
+    interval (the rule applied to each joint bootstrap draw of the per-budget and
+    clean-trained means), the ROI PSNR interpolated at eps@50, and the rank within (dataset,
+    preset, victim, defense) by eps@50 (lower = stronger; ties broken by the DSC at the
+    largest budget)."""
     cells, clean, psnr = _cells(records)
     curves: dict[tuple, list[tuple]] = defaultdict(list)
     for key in cells:
-        if not math.isnan(key[5]):
+        if not math.isnan(key[5]) and key[4] != REFERENCE:
             curves[key[:5]].append(key)
     rows = []
     for curve, keys in curves.items():
@@ -114,7 +120,7 @@ def eps50_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         draws = _bootstrap_eps50(budgets, [cells[k] for k in keys], clean_seeds)
         low = float(np.quantile(draws, 0.025, method="lower"))
         high = float(np.quantile(draws, 0.975, method="higher"))
-        curve_psnr = np.array([np.nanmean(psnr[k]) for k in keys])
+        curve_psnr = np.array([_finite_mean(psnr[k]) for k in keys])
         rows.append({
             **dict(zip(CURVE_KEYS, curve)), "budgets": len(keys),
             "largest": budgets[-1], "smallest": budgets[0],

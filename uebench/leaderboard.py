@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from uebench import stats
-from uebench.curves import curve_table, eps50_table
+from uebench.curves import REFERENCE, curve_table, eps50_table
 from uebench.evaluation import EMPTY_RULE
 from uebench.labels import budget_label, dataset_label, epsilon_label, method_label
 from uebench.store import read_json
@@ -139,7 +139,7 @@ def _cell_columns(cells: pd.DataFrame) -> pd.DataFrame:
 def _curves(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per method x victim x defense, one column per L-inf budget: protected DSC
     [95 % interval], relative DSC, seeds, and ↓ when below the matched random-roi."""
-    linf = cells[cells["budget"].notna()].copy()
+    linf = cells[cells["budget"].notna() & (cells["method"] != REFERENCE)].copy()
     linf["cell"] = linf.apply(lambda r: f"{_cell_text(r)} {r.relative:.0%} ({r.seeds}s)",
                               axis=1)
     order = (linf[["epsilon", "budget"]].drop_duplicates().sort_values("budget")["epsilon"]
