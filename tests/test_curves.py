@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -19,7 +20,8 @@ BUDGETS = [4 / 255, 8 / 255, 16 / 255, 32 / 255]
 
 
 def record(method: str, epsilon: float, seed: int, protected: list[float],
-           clean: list[float], protocol: int = 2) -> dict:
+           clean: list[float], protocol: int = 2, victim: str = "unet",
+           protect_seconds: float = 2.0) -> dict:
     """The parts of a run record the boards read, with per-case scores as given."""
 
     def evaluation(scores):
@@ -31,7 +33,7 @@ def record(method: str, epsilon: float, seed: int, protected: list[float],
     budget = {"norm": "linf", "epsilon": epsilon}
     return {
         "protocol": protocol, "run_id": f"{method}-{epsilon:.4f}-{seed}",
-        "spec": {"method": method, "victim": "unet", "dataset": "spheres", "defense": "none",
+        "spec": {"method": method, "victim": victim, "dataset": "spheres", "defense": "none",
                  "epsilon": epsilon, "seed": seed, "preset": "tiny", "method_params": {}},
         "method": {"budget": budget},
         "dataset": {"class_names": CLASSES, "label": "spheres"},
@@ -39,7 +41,8 @@ def record(method: str, epsilon: float, seed: int, protected: list[float],
                      "dsc_drop": {"dsc_fg_mean": float(np.mean(clean) - np.mean(protected))}},
         "fidelity": {"linf": epsilon, "l2": 1.0, "psnr_whole": 50.0, "psnr_roi": 60 - epsilon * 255,
                      "ssim_whole": 0.99, "ssim_roi": 0.98},
-        "throughput": {"protect": {"device": "cpu", "wall_seconds": 2.0, "volumes_per_second": 1.0,
+        "throughput": {"protect": {"device": "cpu", "wall_seconds": protect_seconds,
+                                   "volumes_per_second": 1.0,
                                    "voxels_per_second": 1e5, "fit_seconds": 1.0,
                                    "perturb_seconds": 1.0}},
         "timings": {"cached_stages": []},
@@ -127,3 +130,23 @@ def test_rendered_curves_board_shows_intervals_and_the_control_mark(tmp_path):
     assert "Protocol 2." in curves and "↓" in curves and "(3s)" in curves
     eps50 = (tmp_path / "boards" / "eps50.md").read_text()
     assert "> 32/255" in eps50
+
+
+def test_grid_puts_methods_against_victims_under_the_per_seed_clean_reference():
+    from uebench.leaderboard import REFERENCE_ROW
+
+    runs = [record("em", BUDGETS[0], 0, [0.5] * 4, [0.9] * 4),
+            record("em", BUDGETS[0], 0, [0.7] * 4, [0.95] * 4, victim="swin"),
+            record("tap", BUDGETS[0], 0, [0.8] * 4, [0.9] * 4, protect_seconds=3.0),
+            record("lsp", BUDGETS[0], 0, [0.8] * 4, [0.9] * 4, protect_seconds=4.0),
+            record("em", BUDGETS[0], 1, [0.6] * 4, [0.8] * 4, protect_seconds=5.0)]
+    boards = tables(runs)
+    grid = boards["grid"]
+    assert grid["method"].tolist() == [REFERENCE_ROW, "em", "lsp", "tap"]
+    # per seed, not per record: (0.9 + 0.8) / 2, though three records share seed 0's 0.9
+    assert grid.loc[0, "unet"].startswith("0.850 [")
+    assert grid.loc[0, "swin"].startswith("0.950 [") and grid.loc[1, "swin"].startswith("0.700")
+    assert grid.loc[3, "unet"].startswith("0.800") and pd.isna(grid.loc[3, "swin"])
+    # the em protection of seed 0 serves both victims: timed once
+    throughput = boards["throughput"].set_index("method")
+    assert throughput.loc["em", "timed_runs"] == 2 and throughput.loc["tap", "timed_runs"] == 1

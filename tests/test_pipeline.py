@@ -116,36 +116,3 @@ def test_l0_method_is_held_to_its_own_budget_in_the_record_and_the_leaderboard(p
     again, _ = pipeline.run(RunSpec("ops", "unet", "spheres", preset="tiny"))
     assert "protect" in again["timings"]["cached_stages"]
     assert again["method"] == record["method"]  # the fitted shortcut survives the cache
-
-
-def test_grid_puts_methods_against_victims_with_the_clean_reference_first():
-    from uebench.leaderboard import REFERENCE_ROW, tables
-
-    def record(method, victim, clean, protected, seed=0):
-        fidelity = {"linf": 0.01, "l2": 1.0, "psnr_whole": 50.0, "ssim_whole": 1.0}
-        return {
-            "spec": {"dataset": "d", "victim": victim, "method": method, "epsilon": 4 / 255,
-                     "defense": "none", "preset": "quick", "seed": seed, "method_params": {}},
-            "method": {"norm": "linf"},
-            "efficacy": {"clean_trained": {"dsc_fg_mean": clean},
-                         "protected_trained": {"dsc_fg_mean": protected},
-                         "dsc_drop": {"dsc_fg_mean": clean - protected}},
-            "fidelity": fidelity,
-            "throughput": {"protect": {"device": "cpu", "wall_seconds": 1.0, "fit_seconds": 0.5,
-                                       "perturb_seconds": 0.5, "volumes_per_second": 1.0,
-                                       "voxels_per_second": 1.0}},
-            "timings": {"cached_stages": ["protect"] if victim == "swin" else []},
-        }
-
-    grid = tables([record("em", "unet", 0.9, 0.5), record("em", "swin", 0.95, 0.7),
-                   record("tap", "unet", 0.9, 0.8)])["grid"]
-    assert grid["method"].tolist() == [REFERENCE_ROW, "em", "tap"]
-    assert grid.loc[0, ["swin", "unet"]].tolist() == [0.95, 0.9]
-    assert grid.loc[1, ["swin", "unet"]].tolist() == [0.7, 0.5]
-    assert grid.loc[2, "unet"] == 0.8 and grid.loc[2, ["swin"]].isna().all()
-    throughput = tables([record("em", "unet", 0.9, 0.5), record("em", "swin", 0.95, 0.7)])[
-        "throughput"]
-    assert throughput["timed_runs"].tolist() == [1]  # the swin run reused the protection
-    seeds = tables([record("em", "unet", 0.9, 0.5), record("tap", "unet", 0.9, 0.8),
-                    record("lsp", "unet", 0.9, 0.8), record("em", "unet", 0.8, 0.6, seed=1)])
-    assert seeds["grid"].loc[0, "unet"] == 0.85  # per seed, not 0.875 over records
