@@ -25,6 +25,7 @@ from uebench.datasets.nifti import (
     FolderError,
     IntensityMap,
     check_pair,
+    folder_identity,
     read_channels,
     strip_nifti,
     to_cube,
@@ -116,11 +117,7 @@ class DecathlonFolder(Dataset):
         return f"decathlon:{self.meta.get('name') or self.root.name}"
 
     def identity(self) -> dict[str, Any]:
-        files = [p for e in self.entries for p in (*e["image"], e["label"])]
-        stamps = [(str(p.relative_to(self.root)), p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in files]
-        return {"name": self.name, "version": self.version, "root": str(self.root),
-                "files": stamps}
+        return folder_identity(self, [p for e in self.entries for p in (*e["image"], e["label"])])
 
     def build(self, preset: Preset, seed: int) -> list[Case]:
         return [self.load_case(entry, preset.volume_size)

@@ -250,11 +250,7 @@ class NiftiFolder(Dataset):
         return f"{self.name}:{self.root.name}"
 
     def identity(self) -> dict[str, Any]:
-        files = [p for e in self.entries for p in (*e.images, e.label)]
-        stamps = [(str(p.relative_to(self.root)), p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in files]
-        return {"name": self.name, "version": self.version, "root": str(self.root),
-                "files": stamps}
+        return folder_identity(self, [p for e in self.entries for p in (*e.images, e.label)])
 
     def build(self, preset: Preset, seed: int) -> list[Case]:
         return [self.load_case(entry, preset.volume_size)
@@ -294,3 +290,12 @@ def _same_grid(paths: list[Path], root: Path) -> None:
         if not affines_agree(other_affine, affine):
             raise FolderError(f"{relative(path, root)} in {root}: affine differs from "
                               f"{first.name}'s")
+
+
+def folder_identity(dataset: Any, files: list[Path]) -> dict[str, Any]:
+    """A local folder's identity for fingerprints: its files' relative paths, sizes and
+    modification times, so an edited file gives new cache keys."""
+    stamps = [(str(p.relative_to(dataset.root)), p.stat().st_size, p.stat().st_mtime_ns)
+              for p in files]
+    return {"name": dataset.name, "version": dataset.version, "root": str(dataset.root),
+            "files": stamps}
