@@ -16,14 +16,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from tabulate import tabulate
 
 from uebench.budget import storage_scale
-from uebench.data import fingerprint
-from uebench.methods.voxshield import zdiv
-from uebench.pipeline import RunSpec, protection_key, resolve
-from uebench.store import StageCache
+from uebench.report import cached_deltas, z_spectrum, zdiv_per_l2
 
 
 def protect_arrays(record_path: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -31,26 +27,19 @@ def protect_arrays(record_path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     record = json.loads(record_path.read_text())
     if record["method"]["norm"] != "linf":
         raise SystemExit(f"{record_path}: only L-inf runs have int8 deltas to read back")
-    spec = RunSpec(**record["spec"])
-    resolved = resolve(spec)
-    key = protection_key(fingerprint(resolved.dataset, resolved.preset), resolved.method,
-                         spec.seed, resolved.preset)
-    cache = StageCache(record_path.parent.parent / "cache")
-    arrays = cache.get_arrays("protect", key)
+    arrays, reason = cached_deltas(record, record_path.parent.parent / "cache")
     if arrays is None:
-        raise SystemExit(f"{record_path}: its protection stage is not in {cache.root}")
+        raise SystemExit(f"{record_path}: {reason}")
     return record, arrays
 
 
 def summarise(deltas: dict[str, np.ndarray], epsilon: float) -> dict[str, float]:
+    """Mean over cases of zdiv, zdiv / ||delta||_2 and the high-z energy share."""
     rows = []
     for stored in deltas.values():
-        delta = torch.from_numpy(stored.astype(np.float32) * storage_scale(epsilon))[None]
-        norm = float(delta.norm())
-        power = np.abs(np.fft.rfft(delta[0].numpy(), axis=1)) ** 2
-        half = power.shape[1] // 2
-        rows.append((float(zdiv(delta)), float(zdiv(delta)) / max(norm, 1e-12),
-                     float(power[:, half:].sum() / max(power.sum(), 1e-20))))
+        delta = stored.astype(np.float32) * storage_scale(epsilon)
+        per_l2 = zdiv_per_l2(delta)
+        rows.append((per_l2 * float(np.linalg.norm(delta)), per_l2, z_spectrum(delta)[1]))
     return dict(zip(("zdiv", "zdiv_per_l2", "high_z_energy_share"), np.mean(rows, axis=0)))
 
 

@@ -173,8 +173,8 @@ def clean_cases(record: dict[str, Any], cache_root: Path) -> dict[str, Any]:
 
 def z_spectrum(delta: np.ndarray) -> tuple[np.ndarray, float]:
     """Mean amplitude of the FFT of ``delta [C, D, H, W]`` along z (axis D), per z-frequency,
-    and the share of its energy in the upper half of the z-frequencies (0.5 for white noise):
-    the definition of ``benchmarks/delta_spectrum.py``."""
+    and the share of its energy in the upper half of the z-frequencies (0.5 for white noise;
+    ``benchmarks/delta_spectrum.py`` reports it too)."""
     spectrum = np.fft.rfft(delta.astype(np.float64), axis=1)
     power = np.abs(spectrum) ** 2
     half = power.shape[1] // 2
