@@ -120,6 +120,16 @@ def test_boards_refuse_a_mix_of_protocols(tmp_path):
     assert not list((tmp_path / "records").glob("*.json"))
 
 
+def test_boards_refuse_a_mix_of_cpu_and_gpu_records():
+    records = grid(seeds=(0,))
+    for r in records:
+        r["environment"] = {"device": "cpu (2 threads, x86_64)"}
+    tables(records)
+    records[0]["environment"] = {"device": "NVIDIA H100 80GB HBM3"}
+    with pytest.raises(ValueError, match="mix devices"):
+        tables(records)
+
+
 def test_rendered_curves_board_shows_intervals_and_the_control_mark(tmp_path):
     folder = tmp_path / "records"
     folder.mkdir()
@@ -127,7 +137,7 @@ def test_rendered_curves_board_shows_intervals_and_the_control_mark(tmp_path):
         (folder / f"{r['run_id']}.json").write_text(json.dumps(r))
     render(folder, tmp_path / "boards")
     curves = (tmp_path / "boards" / "curves.md").read_text()
-    assert "Protocol 2." in curves and "↓" in curves and "(3s)" in curves
+    assert "Protocol 2, victims trained on CPU." in curves and "↓" in curves and "(3s)" in curves
     eps50 = (tmp_path / "boards" / "eps50.md").read_text()
     assert "> 32/255" in eps50
 

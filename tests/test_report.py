@@ -161,3 +161,20 @@ def test_unknown_example_names_close_matches(runs, tmp_path):
     result = CliRunner().invoke(main, ["report", str(runs / "records"), "--out",
                                        str(tmp_path / "o"), "--example", wanted[:-1] + "x"])
     assert result.exit_code == 2 and wanted in result.output
+
+
+def test_defended_records_add_the_defense_figure_not_one_budget_curves(runs, tmp_path):
+    records = runs / "records"
+    for method in ("clean", "voxshield", "random-roi"):
+        for seed in (0, 1):
+            record = make_record(method, 16 / 255, seed)
+            record["spec"]["defense"] = "gamma"
+            record["run_id"] += "-gamma"
+            (records / f"{record['run_id']}.json").write_text(json.dumps(record))
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", str(records), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    images = re.findall(r'<img src="([^"]+)"', (out / "index.html").read_text())
+    assert "defenses-spheres-tiny.png" in images
+    assert (out / "defenses-spheres-tiny.png").read_bytes().startswith(PNG_MAGIC)
+    assert not any("gamma" in name for name in images)  # one budget: no curve of its own

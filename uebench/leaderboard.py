@@ -1,12 +1,14 @@
 """Leaderboards (Markdown + CSV) rendered from run records with pandas and tabulate.
 
-Six tables: grid (protected-trained DSC with its interval, methods x victims, the view the
+Seven tables: grid (protected-trained DSC with its interval, methods x victims, the view the
 headline numbers come from), curves (protected DSC per budget with intervals, relative DSC
 and the matched-control test, per method x victim x defense) and eps50 (methods ranked by the
 budget that halves the clean-trained DSC), efficacy (clean-trained vs protected-trained on the
-clean test split), fidelity (measured on the stored form) and throughput. The boards hold one
-evaluation protocol (``pipeline.PROTOCOL_VERSION``). Rendering is deterministic so a test can
-re-render the committed tables from the committed records.
+clean test split), defenses (each protected cell under each defense, beside what the defense
+costs clean data), fidelity (measured on the stored form) and throughput. The boards hold one
+evaluation protocol (``pipeline.PROTOCOL_VERSION``) and one kind of device (CPU or CUDA:
+training numerics differ, so CPU and GPU records are boarded apart, never pooled). Rendering
+is deterministic so a test can re-render the committed tables from the committed records.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import pandas as pd
 
 from uebench import stats
 from uebench.curves import REFERENCE, curve_table, eps50_table
+from uebench.defense_board import BREAKS_RULE, defense_table
 from uebench.evaluation import EMPTY_RULE
 from uebench.labels import budget_label, dataset_label, epsilon_label, method_label
 from uebench.store import read_json
 
 __all__ = ["budget_label", "epsilon_label", "method_label", "load_records", "render", "tables",
-           "protocol_of"]
+           "protocol_of", "device_kind"]
 
 KEYS = ["dataset", "victim", "method", "epsilon", "defense", "preset"]
 CELL = ["dataset", "preset", "victim", "defense", "method", "epsilon"]
@@ -46,6 +49,21 @@ def single_protocol(records: list[dict[str, Any]]) -> int:
         raise ValueError(f"the records mix protocols {protocols}; boards show one protocol: "
                          "move the older records out (leaderboards/archive/) or re-run them")
     return protocols[0]
+
+
+def device_kind(record: dict[str, Any]) -> str:
+    """``cpu`` or ``cuda``: where the record's victims were trained."""
+    device = str(record.get("environment", {}).get("device", "cpu"))
+    return "cpu" if device.startswith("cpu") else "cuda"
+
+
+def single_device_kind(records: list[dict[str, Any]]) -> str:
+    """The one device kind ``records`` share; a clear error when CPU and GPU records mix."""
+    kinds = sorted({device_kind(r) for r in records})
+    if len(kinds) > 1:
+        raise ValueError(f"the records mix devices {kinds}; boards show one kind of device: "
+                         "keep GPU records in their own folder (leaderboards/gpu/records)")
+    return kinds[0]
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +113,7 @@ def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     if frame.empty:
         return {}
     single_protocol(records)
+    single_device_kind(records)
     cells = curve_table(records).rename(columns={"budget_label": "epsilon"})
     efficacy = _mean_std(frame, ["clean_dsc", "protected_dsc", "drop", "protected_hd95_mm",
                                  "protected_nsd"])
@@ -114,7 +133,8 @@ def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
                   .round(3).reset_index())
     return {"grid": _grid(cells), "curves": _curves(cells),
             "eps50": _eps50(records), "efficacy": efficacy, "fidelity": fidelity,
-            "throughput": throughput}
+            "throughput": throughput,
+            **({"defenses": defended} if not (defended := _defenses(records)).empty else {})}
 
 
 def _interval_text(mean: float, low: float, high: float) -> str:
@@ -157,6 +177,28 @@ def _eps50(records: list[dict[str, Any]]) -> pd.DataFrame:
                   "psnr_roi_at_eps50", "dsc_at_largest", "clean_mean", "budgets"]].round(3)
 
 
+def _defenses(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The defense board with intervals as text; empty when no record met a defense."""
+    table = defense_table(records)
+    if table.empty:
+        return table
+
+    def text(prefix: str) -> list[str]:
+        return [_interval_text(m, lo, hi) for m, lo, hi in
+                zip(table[f"{prefix}_mean"], table[f"{prefix}_lo"], table[f"{prefix}_hi"])]
+
+    def verdict(values: pd.Series) -> list[str]:
+        return ["" if v is None or pd.isna(v) else ("yes" if v else "no") for v in values]
+
+    return pd.DataFrame({
+        **{k: table[k] for k in ["dataset", "preset", "victim", "method", "epsilon", "defense",
+                                 "seeds"]},
+        "protected_dsc_95ci": text("dsc"), "clean_data_same_defense_95ci": text("clean_data"),
+        "clean_trained_95ci": text("clean"), "breaks": verdict(table["breaks"]),
+        "neutralises": verdict(table["neutralises"]),
+    })
+
+
 def _grid(cells: pd.DataFrame) -> pd.DataFrame:
     """Protected-trained DSC [95 % interval], one row per method and budget, one column per
     victim (no defense; ↓ = below the matched random-roi); each dataset's first row is the
@@ -197,6 +239,11 @@ HEADERS = {
              "over joint hierarchical bootstrap draws of every budget's and the clean-trained "
              "mean. Ranked within each victim and defense (lower = stronger; ties by the DSC "
              "at the largest budget). psnr_roi_at_eps50: ROI PSNR (dB) interpolated at eps@50.",
+    "defenses": "Each protected cell trained under each defense (undefended first): "
+                "protected_dsc_95ci = the victim trained on the protected split under the "
+                "defense; clean_data_same_defense_95ci = a victim trained on clean data under "
+                "the same defense (what the defense costs by itself); clean_trained_95ci = the "
+                f"undefended clean-trained victim. {BREAKS_RULE}. {INTERVALS}",
     "efficacy": "DSC = mean over foreground classes on the CLEAN test split, victim trained on "
                 f"the protected training split. Empty-mask rule: {EMPTY_RULE}. "
                 "drop = clean-trained minus protected-trained; mean ± std over seeds; "
@@ -214,6 +261,9 @@ HEADERS = {
 }
 
 
+DEVICE_TEXT = {"cpu": "victims trained on CPU", "cuda": "victims trained on a CUDA GPU"}
+
+
 def render(records_dir: Path, out_dir: Path) -> list[Path]:
     """Write ``<table>.md`` and ``<table>.csv`` for each table; returns the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +272,8 @@ def render(records_dir: Path, out_dir: Path) -> list[Path]:
     for name, table in tables(records).items():
         md = out_dir / f"{name}.md"
         csv = out_dir / f"{name}.csv"
-        text = (f"# uebench leaderboard: {name}\n\nProtocol {single_protocol(records)}. "
+        text = (f"# uebench leaderboard: {name}\n\nProtocol {single_protocol(records)}, "
+                f"{DEVICE_TEXT[single_device_kind(records)]}. "
                 f"{HEADERS[name]}\n\n"
                 + table.astype(object).where(table.notna(), None)
                 .to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")

@@ -493,6 +493,42 @@ def spectrum_figure(records: list[dict[str, Any]], example: dict[str, Any], styl
     return _save(figure, out, name), pd.DataFrame(rows)
 
 
+def defenses_figure(board: pd.DataFrame, styles: dict, out: Path, name: str, title: str
+                    ) -> str:
+    """(e) Protected-trained DSC under each defense (one row of bars per defense, one bar per
+    method, 95 % intervals), the clean-data bar of the same defense (grey, green edge) and the
+    undefended clean-trained band, one panel per victim and budget."""
+    panels = list(board.groupby(["victim", "epsilon"], sort=True))
+    nrows, ncols = _grid(len(panels), ncols=2)
+    defenses = list(dict.fromkeys(board["defense"]))
+    figure = _new_figure(6.2 * ncols + 2.4, 0.42 * len(defenses) * nrows + 1.6)
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, ((victim, epsilon), rows) in zip(axes, panels):
+        methods = [m for m in rows["method"].unique() if m != "clean"]
+        methods = ["clean", *_legend_order(methods)]
+        ref = rows.iloc[0]
+        ax.axvspan(ref["clean_lo"], ref["clean_hi"], color="tab:green", alpha=0.15, lw=0,
+                   label="clean-trained, no defense (95 % band)")
+        height = 0.8 / len(methods)
+        for offset, method in enumerate(methods):
+            bars = rows[rows["method"] == method].set_index("defense").reindex(defenses)
+            y = np.arange(len(defenses)) + (offset - (len(methods) - 1) / 2) * height
+            colour = "0.8" if method == "clean" else styles[method]["color"]
+            err = np.nan_to_num(np.clip(np.stack([bars["dsc_mean"] - bars["dsc_lo"],
+                                                  bars["dsc_hi"] - bars["dsc_mean"]]), 0, None))
+            ax.barh(y, bars["dsc_mean"], height=height, color=colour, xerr=err,
+                    error_kw={"lw": 0.8, "capsize": 1.5},
+                    label="clean data under the defense" if method == "clean" else method,
+                    hatch="//" if is_control(method) else None,
+                    edgecolor="tab:green" if method == "clean" else None)
+        ax.set_yticks(np.arange(len(defenses)), defenses)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("DSC (fg mean, clean test split)")
+        ax.set_title(f"{victim}, {epsilon}", fontsize=10)
+    return _finish(figure, axes, len(panels), title, out, name)
+
+
 def _readable_log_ticks(ax) -> None:
     """Plain ``%.3g`` labels on a log y axis; minor ticks labelled only within one decade."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -521,6 +557,8 @@ def curve_sections(records: list[dict[str, Any]], table: pd.DataFrame, out: Path
         stem = slug(dataset, preset, defense)
         curve_rows = linf[(linf["dataset"] == dataset) & (linf["preset"] == preset)
                           & (linf["defense"] == defense)]
+        if defense != "none" and curve_rows["budget"].nunique() < 2:
+            continue  # one budget under a defense: the defense board shows it
         if not curve_rows.empty:
             curves.append(curves_figure(curve_rows, styles, out, f"curves-{stem}.png", title))
         scatter.append(psnr_figure(rows, styles, out, f"psnr-{stem}.png", title))
@@ -541,6 +579,28 @@ def curve_sections(records: list[dict[str, Any]], table: pd.DataFrame, out: Path
                 "(labelled). Lower-right is better for a protection: effective and hard to see.",
                 scatter),
     ]
+
+
+def defense_sections(records: list[dict[str, Any]], out: Path, styles: dict
+                     ) -> list[Section]:
+    """Section (e), the defense board as a figure, when any record met a defense."""
+    from uebench.defense_board import BREAKS_RULE, defense_table
+
+    board = defense_table(records)
+    if board.empty:
+        return []
+    images = [defenses_figure(rows, styles, out, f"defenses-{slug(dataset, preset)}.png",
+                              f"{dataset}, preset {preset}")
+              for (dataset, preset), rows in board.groupby(["dataset", "preset"], sort=True)]
+    return [Section(
+        "e) Protections under defenses",
+        "Protected-trained DSC of each method trained under each defense (bars: mean over "
+        "seeds, whiskers: 95 % hierarchical bootstrap interval; controls hatched), beside a "
+        "victim trained on clean data under the same defense (grey bar, green edge: what the "
+        "defense costs by itself) and the undefended clean-trained band (green). A protection "
+        "survives a defense when its bar stays well left of the grey bar and the band. "
+        f"{BREAKS_RULE}.",
+        images, _table_html(board.round(4)))]
 
 
 def build_report(records_dir: Path, out: Path, cache_root: Path | None = None,
@@ -586,6 +646,7 @@ def build_report(records_dir: Path, out: Path, cache_root: Path | None = None,
         "inter-slice term). Table: high_z_energy_share (0.5 for white noise) and "
         "zdiv / ||delta||_2, as benchmarks/delta_spectrum.py defines them.",
         [spectrum_png], _table_html(spectrum_table)))
+    sections += defense_sections(records, out, styles)
     sections.append(Section("The numbers behind the curves",
                             "uebench.curves.curve_table of the records, as drawn above.",
                             [], _table_html(table)))
@@ -598,7 +659,8 @@ def build_report(records_dir: Path, out: Path, cache_root: Path | None = None,
 def remove_stale(out: Path, keep: set[str]) -> None:
     """Delete figures of an earlier render (our own name patterns only) that the page no
     longer links, so a committed report folder holds exactly what its page shows."""
-    for pattern in ("curves-*.png", "psnr-*.png", "example-*.png", "spectrum.png"):
+    for pattern in ("curves-*.png", "psnr-*.png", "example-*.png", "spectrum.png",
+                    "defenses-*.png"):
         for path in out.glob(pattern):
             if path.name not in keep:
                 path.unlink()
