@@ -26,7 +26,7 @@ from uebench.labels import budget_label, dataset_label, epsilon_label, method_la
 from uebench.store import read_json
 
 __all__ = ["budget_label", "epsilon_label", "method_label", "load_records", "render", "tables",
-           "protocol_of", "device_kind"]
+           "protocol_of", "device_kind", "admission_problems"]
 
 KEYS = ["dataset", "victim", "method", "epsilon", "defense", "preset"]
 CELL = ["dataset", "preset", "victim", "defense", "method", "epsilon"]
@@ -64,6 +64,35 @@ def single_device_kind(records: list[dict[str, Any]]) -> str:
         raise ValueError(f"the records mix devices {kinds}; boards show one kind of device: "
                          "keep GPU records in their own folder (leaderboards/gpu/records)")
     return kinds[0]
+
+
+def admission_problems(record: dict[str, Any], board: list[dict[str, Any]],
+                       protocol: int, allow_dirty: bool = False,
+                       new_dataset: bool = False) -> list[str]:
+    """Why ``record`` may not join the boards rendered from ``board`` (the records already
+    there): another protocol, another kind of device, a dataset / preset the boards do not
+    show (unless ``new_dataset``), or code without provenance: no git commit, or uncommitted
+    changes (unless ``allow_dirty``). Empty when it may."""
+    problems = []
+    if protocol_of(record) != protocol:
+        problems.append(f"protocol {protocol_of(record)}, the boards hold protocol {protocol} "
+                        "(re-run it)")
+    if board and device_kind(record) != device_kind(board[0]):
+        problems.append(f"trained on {device_kind(record)}, these boards hold "
+                        f"{device_kind(board[0])} records (use a separate records folder)")
+    shown = {(dataset_label(r), r["spec"]["preset"]) for r in board}
+    site = (dataset_label(record), record["spec"]["preset"])
+    if board and site not in shown and not new_dataset:
+        problems.append(f"dataset {site[0]} at preset {site[1]} is not on these boards "
+                        f"(they show {', '.join(sorted(f'{d}/{p}' for d, p in shown))}; "
+                        "--new-dataset to start its rows)")
+    environment = record.get("environment", {})
+    if not environment.get("git_commit"):
+        problems.append("no git commit: made outside a uebench checkout")
+    elif environment.get("git_dirty") is not False and not allow_dirty:
+        problems.append("made with uncommitted changes (git_dirty), or without that "
+                        "provenance: commit and re-run, or --allow-dirty")
+    return problems
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
