@@ -174,33 +174,66 @@ def summary(record: dict[str, Any]) -> str:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Folder for records (out/records) and the stage cache.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes; above 1, each distinct stage (protection, clean victim, "
-                   "protected victim) runs once, in parallel where independent.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes (default 1); above 1, each distinct stage (protection, clean "
+                   "victim, protected victim) runs once, in parallel where independent. Ray: "
+                   "the CPUs of a new local cluster are workers x threads; slurm: the most "
+                   "stages in flight (default: all that are ready).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Torch threads per worker process (default: cores / workers).")
+              help="Torch threads per worker process (default: cores / workers); with ray or "
+                   "slurm also the CPUs each stage asks for (default 1 on a cluster).")
+@click.option("--executor", type=click.Choice(["local", "ray", "slurm"]), default="local",
+              show_default=True,
+              help="Where stages run: processes here, Ray tasks, or Slurm array jobs "
+                   "(submitit). OUT must be a path every worker sees.")
+@click.option("--address", default=None,
+              help="Ray: the address of an existing cluster (default: $RAY_ADDRESS, else start "
+                   "a local one).")
+@click.option("--gpus-per-task", type=click.FloatRange(min=0), default=None,
+              help="Ray/slurm: GPUs each stage asks for (default 1 with --device cuda, else 0; "
+                   "Ray takes a fraction to share a GPU).")
+@click.option("--slurm-folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Slurm: job scripts and logs (default OUT/slurm).")
+@click.option("--slurm-cluster", type=click.Choice(["slurm", "local"]), default="slurm",
+              show_default=True, help="Slurm: 'local' runs the jobs as processes here.")
+@click.option("--slurm-param", "slurm_params", multiple=True, metavar="KEY=VALUE",
+              help="Slurm: submitit parameter, repeatable (slurm_partition=gpu, "
+                   "timeout_min=600, mem_gb=32).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, out, workers,
-          threads, quiet):
+          threads, executor, address, gpus_per_task, slurm_folder, slurm_cluster, slurm_params,
+          quiet):
     """Run the grid METHODS x VICTIMS x EPSILONS x SEEDS, skipping runs already recorded in
     OUT; then render it with `uebench leaderboard --add OUT/records`."""
+    import torch
+
+    from uebench.executors import ExecutorError, execute_ray, execute_slurm
     from uebench.pipeline import resolve
     from uebench.sweep import execute, pending, plan
     from uebench.training import resolve_device
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"
+    if address and executor != "ray":
+        raise click.UsageError("--address is for --executor ray")
+    if (slurm_folder or slurm_params) and executor != "slurm":
+        raise click.UsageError("--slurm-folder and --slurm-param are for --executor slurm")
     try:
         specs = plan(methods or registry.methods.names(), victims, epsilons, seeds, dataset,
                      preset, defenses)
         for spec in specs:
             resolve(spec)
-        resolve_device(device)
-    except (KeyError, ValueError) as error:
+        if executor == "local":
+            resolve_device(device)
+        elif device != "auto":
+            torch.device(device)  # the workers' device: checked there, its name here
+        params = parse_params(slurm_params)
+    except (KeyError, ValueError, RuntimeError) as error:
         raise click.UsageError(str(error)) from None
     todo = pending(specs, out)
     click.echo(f"{len(specs)} runs in the grid, {len(specs) - len(todo)} already recorded"
-               + (f"; {workers} worker processes" if workers > 1 else ""))
+               + (f"; {workers} worker processes" if executor == "local" and (workers or 1) > 1
+                  else "") + (f"; executor {executor}" if executor != "local" else ""))
     landed = []
 
     def report(outcome):
@@ -216,7 +249,18 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
                    f"{efficacy['protected_trained']['dsc_fg_mean']:.3f} ({outcome.path.name})")
 
     started = time.perf_counter()
-    outcomes = execute(todo, out, device, workers, threads, progress=not quiet, report=report)
+    try:
+        if executor == "ray":
+            outcomes = execute_ray(todo, out, device, address, workers or 1, threads,
+                                   gpus_per_task, report)
+        elif executor == "slurm":
+            outcomes = execute_slurm(todo, out, device, slurm_folder, slurm_cluster, workers,
+                                     threads, gpus_per_task, params, report)
+        else:
+            outcomes = execute(todo, out, device, workers or 1, threads, progress=not quiet,
+                               report=report)
+    except ExecutorError as error:
+        raise InputError(str(error)) from None
     failed = [o for o in outcomes if o.error]
     click.echo(f"sweep wall time: {time.perf_counter() - started:.1f} s")
     if failed:

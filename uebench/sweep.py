@@ -9,7 +9,9 @@ that victim and seed), the protected-trained victim, and the record assembled fr
 ``PRIORITY``), so records land as the sweep goes; every stage is
 cached when it finishes and a run whose record is already in ``out/records`` is skipped, so an
 interrupted sweep picks up where it stopped. A method bounded in another norm than L-inf (such
-as OPS, L0) ignores eps and runs once, at the first eps.
+as OPS, L0) ignores eps and runs once, at the first eps. ``drive`` walks the stage graph on any
+engine that hands back futures: ``execute`` gives it local processes, ``uebench.executors`` a
+Ray cluster or Slurm.
 """
 
 from __future__ import annotations
@@ -66,8 +68,11 @@ class Task:
     needs: list[tuple] = field(default_factory=list)
 
 
-def stage_graph(specs: list[RunSpec]) -> list[Task]:
-    """The distinct stages of ``specs`` and what each needs, in plan order."""
+def stage_graph(specs: list[RunSpec], victim_in_record: bool = False) -> list[Task]:
+    """The distinct stages of ``specs`` and what each needs, in plan order. With
+    ``victim_in_record`` the record stage trains the protected-trained victim itself (as
+    ``Pipeline.run`` does): one stage fewer per run where starting one is dear (a Slurm job),
+    though that victim then also waits for the clean-trained one."""
     tasks: dict[tuple, Task] = {}
 
     def add(task: Task) -> tuple:
@@ -80,6 +85,9 @@ def stage_graph(specs: list[RunSpec]) -> list[Task]:
         protect = add(Task(("protect", *base, spec.method, params, spec.epsilon), "protect",
                            spec))
         clean = add(Task(("clean_victim", *base, spec.victim), "clean_victim", spec))
+        if victim_in_record:
+            add(Task(("record", spec.run_id()), "record", spec, [protect, clean]))
+            continue
         victim = add(Task(("protected_victim", spec.run_id()), "protected_victim", spec,
                           [protect]))
         add(Task(("record", spec.run_id()), "record", spec, [protect, clean, victim]))
@@ -101,6 +109,14 @@ class Outcome:
     error: str | None = None
 
 
+class StageError(Exception):
+    """A stage that failed in a worker, as ``"<ExceptionType>: <message>"``: an engine's worker
+    returns it instead of raising, so the sweep reports the cause, not a remote traceback."""
+
+
+Submit = Callable[[list[Task]], list[Future]]
+
+
 def execute(specs: list[RunSpec], out: Path, device: str = "auto", workers: int = 1,
             threads: int | None = None, progress: bool = False,
             report: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
@@ -112,47 +128,67 @@ def execute(specs: list[RunSpec], out: Path, device: str = "auto", workers: int 
     if workers == 1 or not specs:
         return _serial(specs, Pipeline(out, device=device, progress=progress), report)
     threads = threads or max(1, (multiprocessing.cpu_count() or 1) // workers)
+    prepare_data(specs, out)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
+                             initargs=(threads, dict(PRESETS))) as pool:
+        return drive(stage_graph(specs),
+                     lambda batch: [pool.submit(compute_stage, t.stage, t.spec, str(out), device)
+                                    for t in batch],
+                     workers, report)
+
+
+def prepare_data(specs: list[RunSpec], out: Path) -> None:
+    """Generate (or find cached) each dataset of ``specs`` once, here, before workers start:
+    they would otherwise each generate it."""
     for spec in {(s.dataset, s.preset): s for s in specs}.values():
-        Pipeline(out, device=device, progress=False).stage(spec, "data")  # generated once
-    tasks = stage_graph(specs)
+        Pipeline(out, device="cpu", progress=False).stage(spec, "data")
+
+
+def drive(tasks: list[Task], submit: Submit, slots: int | None,
+          report: Callable[[Outcome], None]) -> list[Outcome]:
+    """Compute ``tasks`` on an engine: ``submit`` starts a batch of ready stages and returns a
+    future per stage (its result, a ``StageError``, or an exception); at most ``slots`` stages
+    run at once (None: no cap), the ready stage nearest a record first (``PRIORITY``). A
+    failed stage fails the records that need it; the others go on."""
     outcomes: list[Outcome] = []
     failed: dict[tuple, str] = {}
     done: set[tuple] = set()
     waiting = list(tasks)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(threads, dict(PRESETS))) as pool:
-        running: dict[Future, Task] = {}
-        while waiting or running:
-            for task in [t for t in waiting if any(need in failed for need in t.needs)]:
+    running: dict[Future, Task] = {}
+    while waiting or running:
+        for task in [t for t in waiting if any(need in failed for need in t.needs)]:
+            waiting.remove(task)
+            failed[task.key] = next(failed[n] for n in task.needs if n in failed)
+            if task.stage == "record":
+                outcome = Outcome(task.spec, error=failed[task.key])
+                outcomes.append(outcome)
+                report(outcome)
+        ready = sorted((t for t in waiting if all(need in done for need in t.needs)),
+                       key=lambda t: PRIORITY[t.stage])
+        batch = ready if slots is None else ready[: slots - len(running)]
+        if batch:
+            for task in batch:
                 waiting.remove(task)
-                failed[task.key] = next(failed[n] for n in task.needs if n in failed)
-                if task.stage == "record":
-                    outcome = Outcome(task.spec, error=failed[task.key])
-                    outcomes.append(outcome)
-                    report(outcome)
-            ready = sorted((t for t in waiting if all(need in done for need in t.needs)),
-                           key=lambda t: PRIORITY[t.stage])
-            for task in ready[: workers - len(running)]:
-                waiting.remove(task)
-                running[pool.submit(_work, task.stage, task.spec, str(out), device)] = task
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                task = running.pop(future)
-                try:
-                    result = future.result()
-                except Exception as error:  # noqa: BLE001 - reported, the sweep goes on
-                    failed[task.key] = f"{task.stage}: {type(error).__name__}: {error}"
-                    result = None
-                else:
-                    done.add(task.key)
-                if task.stage == "record":
-                    outcome = (Outcome(task.spec, record=result[0], path=Path(result[1]))
-                               if result else Outcome(task.spec, error=failed[task.key]))
-                    outcomes.append(outcome)
-                    report(outcome)
+            running.update(zip(submit(batch), batch))
+        if not running:
+            break
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in finished:
+            task = running.pop(future)
+            try:
+                result = future.result()
+            except Exception as error:  # noqa: BLE001 - reported, the sweep goes on
+                result = StageError(f"{type(error).__name__}: {error}")
+            if isinstance(result, StageError):
+                failed[task.key] = f"{task.stage}: {result}"
+            else:
+                done.add(task.key)
+            if task.stage == "record":
+                outcome = (Outcome(task.spec, error=failed[task.key]) if task.key in failed
+                           else Outcome(task.spec, record=result[0], path=Path(result[1])))
+                outcomes.append(outcome)
+                report(outcome)
     return outcomes
 
 
@@ -170,13 +206,13 @@ def _serial(specs: list[RunSpec], pipeline: Pipeline,
     return outcomes
 
 
-def _init_worker(threads: int, presets: dict[str, Preset]) -> None:
+def init_worker(threads: int, presets: dict[str, Preset]) -> None:
     """Torch threads, and the presets this process knows (a test's or a plugin's too)."""
     torch.set_num_threads(threads)
     PRESETS.update(presets)
 
 
-def _work(stage: str, spec: RunSpec, out: str, device: str) -> tuple[dict, str] | None:
+def compute_stage(stage: str, spec: RunSpec, out: str, device: str) -> tuple[dict, str] | None:
     """One stage in a worker process; ``record`` returns the record and its path."""
     pipeline = Pipeline(Path(out), device=device, progress=False)
     if stage == "record":
