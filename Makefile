@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench leaderboard matrix lint
+.PHONY: demo test bench canary leaderboard matrix lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,25 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
+# The hot paths (benchmarks/test_hot_paths.py), timed (CPU seconds of the process) and compared
+# with the committed baseline as ratios to the calibration workload timed in the same process
+# (exit 1: slower).
+BENCH_JSON ?= .benchmarks/hot_paths.json
+BENCH_TOLERANCE ?= 0.25
+BENCH_TIMER ?= time.process_time
 bench: $(BIN)/.installed
-	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only
+	@mkdir -p $(dir $(BENCH_JSON))
+	$(BIN)/python -m pytest benchmarks/test_hot_paths.py -q --benchmark-enable \
+		--benchmark-only --benchmark-timer $(BENCH_TIMER) --benchmark-json $(BENCH_JSON)
+	$(BIN)/python -m benchmarks.compare_hot_paths $(BENCH_JSON) --tolerance $(BENCH_TOLERANCE)
+
+# The regression canary: a small deterministic sweep (canary preset) compared with the records
+# committed in benchmarks/canary/baseline (uebench compare; exit 1: something moved).
+# CANARY_ARGS: e.g. --out DIR (keep the run) or --update-baseline.
+CANARY_ARGS ?=
+CANARY_COMPARE ?= --dsc-tolerance 0.05 --time-tolerance 0.5
+canary: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.run_canary $(CANARY_ARGS) -- $(CANARY_COMPARE)
 
 leaderboard: $(BIN)/.installed
 	$(BIN)/uebench leaderboard

@@ -1,0 +1,104 @@
+"""The regression canary (``make canary``): its preset, its committed baseline records and the
+comparison it runs, checked without training anything."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run_canary import BASELINE, GRID, THREADS, sweep_command
+from uebench.compare import Tolerances, compare, render, spec_key
+from uebench.labels import budget_label
+from uebench.pipeline import REFERENCE_MIN_CLASS_DSC, REFERENCE_MIN_FG_DSC
+from uebench.presets import get_preset
+
+MAKEFILE = Path(__file__).parents[1] / "Makefile"
+
+
+def baseline_records() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(BASELINE.glob("*.json"))]
+
+
+def make_tolerances() -> Tolerances:
+    """The tolerances ``make canary`` passes to ``uebench compare`` (CANARY_COMPARE)."""
+    line = next(x for x in MAKEFILE.read_text().splitlines()
+                if x.startswith("CANARY_COMPARE ?="))
+    args = shlex.split(line.partition("?=")[2])
+    options = dict(zip(args[::2], args[1::2]))
+    return Tolerances(dsc=float(options.get("--dsc-tolerance", 0.0)),
+                      time=float(options.get("--time-tolerance", 0.25)))
+
+
+def test_preset_is_tiny_and_split():
+    preset = get_preset("canary")
+    assert preset.volume_size == 32 and preset.victim_scale == "small"
+    assert preset.split is not None and sum(preset.split) == preset.n_cases
+
+
+def test_baseline_holds_exactly_the_grid():
+    records = baseline_records()
+    got = {(r["spec"]["method"], r["spec"]["victim"], budget_label(r), r["spec"]["seed"],
+            r["spec"]["dataset"], r["spec"]["preset"]) for r in records}
+    want = {(m, v, e, s, GRID["dataset"], GRID["preset"]) for m in GRID["methods"]
+            for v in GRID["victims"] for e in GRID["epsilons"] for s in GRID["seeds"]}
+    assert got == want
+    assert len({spec_key(r) for r in records}) == len(records)
+
+
+def test_baseline_clean_trained_victim_is_meaningful():
+    """The clean-trained reference clears the bar below which protection numbers mean
+    nothing, and voxshield protects at the canary's budget (so a loss of efficacy shows)."""
+    records = {r["spec"]["method"]: r for r in baseline_records()}
+    for record in records.values():
+        clean = record["efficacy"]["clean_trained"]
+        assert record["efficacy"]["reference_warning"] is None
+        assert clean["dsc_fg_mean"] >= REFERENCE_MIN_FG_DSC
+        assert all(clean["dsc"][name] >= REFERENCE_MIN_CLASS_DSC
+                   for name in record["dataset"]["class_names"])
+        assert record["environment"]["device"].startswith(f"cpu ({THREADS} threads")
+    clean_fg = records["clean"]["efficacy"]["clean_trained"]["dsc_fg_mean"]
+    assert records["voxshield"]["efficacy"]["protected_trained"]["dsc_fg_mean"] < clean_fg / 2
+
+
+def test_sweep_command_runs_the_grid_with_one_thread_per_worker(tmp_path):
+    command = sweep_command(tmp_path)
+    assert command[1:4] == ["-m", "uebench.cli", "sweep"]
+    joined = " ".join(command)
+    assert f"--preset {GRID['preset']}" in joined and "--threads 1" in joined
+    assert all(f"--method {m}" in joined for m in GRID["methods"])
+    assert f"--out {tmp_path}" in joined
+
+
+def write(folder: Path, records: list[dict]) -> Path:
+    folder.mkdir()
+    for record in records:
+        (folder / f"{record['run_id']}.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_unchanged_baseline_passes(tmp_path):
+    result = compare(write(tmp_path / "new", baseline_records()), BASELINE, make_tolerances())
+    assert not result.regressions, render(result)
+
+
+@pytest.mark.parametrize("what", ["efficacy", "slowdown"])
+def test_make_canary_tolerances_still_catch_a_regression(tmp_path, what):
+    """voxshield protecting no more than random-roi, or protecting twice as slowly on the same
+    machine, fails the comparison ``make canary`` runs."""
+    records = copy.deepcopy(baseline_records())
+    by_method = {r["spec"]["method"]: r for r in records}
+    voxshield = by_method["voxshield"]
+    if what == "efficacy":
+        voxshield["efficacy"]["protected_trained"] = copy.deepcopy(
+            by_method["random-roi"]["efficacy"]["protected_trained"])
+        check = "protected DSC"
+    else:
+        voxshield["throughput"]["protect"]["wall_seconds"] *= 2
+        check = "protect time / calibration"
+    result = compare(write(tmp_path / "new", records), BASELINE, make_tolerances())
+    assert [(c.spec.split(" /")[0], c.check) for c in result.regressions] == [
+        ("voxshield", check)]
