@@ -22,15 +22,7 @@ from torch.utils.benchmark import Timer
 
 from uebench.core import Preset, RunContext
 from uebench.methods.voxshield import VoxShield, roi_mask, semantic_disruption, zdiv
-from uebench.surrogates import (
-    autocast,
-    frozen,
-    parse_channels,
-    surrogate_step,
-    to_memory_format,
-    unet,
-)
-from uebench.training import dice_ce_loss
+from uebench.surrogates import Surrogate, autocast, frozen, parse_channels, surrogate_step
 
 
 @dataclass
@@ -58,12 +50,11 @@ def make_bench(device: str = "cpu", size: int = 64, batch: int = 2, channels: in
     y = torch.randint(0, n_classes, (batch, 1, size, size, size), device=dev)
     ctx = RunContext(p, 0, dev, channels, n_classes, progress=False)
     method._setup(x, roi_mask(y, "hard"), ctx, torch.Generator().manual_seed(0))
-    surrogate = to_memory_format(unet(channels, n_classes,
-                                      parse_channels(method.params["surrogate_channels"]), 2,
-                                      act="RELU"), dev, channels_last)
-    optimiser = torch.optim.Adam(surrogate.parameters(), lr=5e-4)
-    return Bench(method, surrogate, optimiser, x, y, roi_mask(y, "hard"),
-                 torch.arange(batch, device=dev), dice_ce_loss(), amp)
+    surrogate = Surrogate(3, channels, n_classes,
+                          parse_channels(method.params["surrogate_channels"]), 5e-4, dev,
+                          act="RELU", amp=amp, channels_last=channels_last)
+    return Bench(method, surrogate.model, surrogate.optimiser, x, y, roi_mask(y, "hard"),
+                 torch.arange(batch, device=dev), surrogate.loss_fn, amp)
 
 
 def n_step(b: Bench) -> None:

@@ -49,19 +49,18 @@ from uebench.core import Case, Method, Preset, RunContext
 from uebench.registry import register_method
 from uebench.surrogates import (
     FIT_RULE,
+    Surrogate,
     autocast,
     batches,
     case_tensors,
     fit_rule_params,
     foreground_dice,
-    frozen,
     max_iterations,
     parse_channels,
-    surrogate_step,
     to_memory_format,
     unet,
 )
-from uebench.training import dice_ce_loss, seed_everything
+from uebench.training import seed_everything
 
 
 def zdiv(delta: torch.Tensor) -> torch.Tensor:
@@ -156,12 +155,10 @@ class VoxShieldBase(Method):
         images, labels = case_tensors(train_cases, device)
         masks = roi_mask(labels, p["roi"])
         self.case_index = {c.id: i for i, c in enumerate(train_cases)}
-        surrogate = to_memory_format(
-            unet(ctx.in_channels, ctx.n_classes, parse_channels(p["surrogate_channels"]), 2,
-                 act="RELU"), device, p["channels_last"])
-        s_optimiser = torch.optim.Adam(surrogate.parameters(), lr=p["surrogate_lr"],
-                                       weight_decay=p["surrogate_weight_decay"])
-        loss_fn = dice_ce_loss()
+        surrogate = Surrogate(3, ctx.in_channels, ctx.n_classes,
+                              parse_channels(p["surrogate_channels"]), p["surrogate_lr"], device,
+                              act="RELU", weight_decay=p["surrogate_weight_decay"],
+                              amp=p["amp"], channels_last=p["channels_last"])
         self._setup(images, masks, ctx, generator)
         self.history: list[dict[str, float]] = []
         bar = tqdm(range(max_iterations(p["s_steps"], p)), desc=f"{self.name}: fitting",
@@ -171,13 +168,12 @@ class VoxShieldBase(Method):
             for _ in range(p["s_steps"]):
                 idx = torch.randint(len(images), (p["batch_size"],), generator=generator)
                 x = (images[idx] + self.stored[idx]).clamp(0, 1)
-                s_losses.append(surrogate_step(surrogate, s_optimiser, loss_fn, x, labels[idx],
-                                               p["amp"]))
+                s_losses.append(surrogate.step(x, labels[idx]))
             terms = []
-            with frozen(surrogate):
+            with surrogate.frozen() as model:
                 for idx in batches(len(images), p["batch_size"], generator):
                     idx = idx.to(device)
-                    terms.append(self._n_step(surrogate, loss_fn, images[idx], labels[idx],
+                    terms.append(self._n_step(model, surrogate.loss_fn, images[idx], labels[idx],
                                               masks[idx], idx))
             means = torch.stack([torch.stack(t) for t in terms]).mean(0).tolist()
             row = {"epoch": epoch + 1, "surrogate_loss": torch.stack(s_losses).mean().item(),

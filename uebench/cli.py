@@ -71,7 +71,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--method", required=True, help="Protection method (see `uebench list methods`).")
+@click.option("--method", default=None,
+              help="Protection method (see `uebench list methods`); required unless "
+                   "--train-data is given.")
 @click.option("--victim", required=True, help="Victim network trained on the released data.")
 @click.option("--dataset", default="brats-mni", show_default=True,
               help="Dataset name, or decathlon:PATH for a local MSD/nnU-Net folder.")
@@ -92,14 +94,33 @@ def main() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Folder for records (out/records) and the stage cache.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(method, victim, dataset, defense, epsilon, seed, preset, device, params, out, quiet):
+@click.option("--train-data", default=None, metavar="SPEC",
+              help="A released (protected) folder, e.g. decathlon:PROTECTED, written by "
+                   "`uebench protect`: the victim trains on it instead of a method's output.")
+@click.option("--test-data", default=None, metavar="SPEC",
+              help="With --train-data: the clean folder it was made from (decathlon:CLEAN); "
+                   "the clean-trained reference and the test split come from it.")
+def run(method, victim, dataset, defense, epsilon, seed, preset, device, params, out, quiet,
+        train_data, test_data):
     """Protect the training split with METHOD, train VICTIM on it and on clean data, evaluate
-    both on the clean test split, and write a JSON record."""
+    both on the clean test split, and write a JSON record. With --train-data PROTECTED
+    --test-data CLEAN, the protection is the released folder itself (pseudo-method
+    `released`; --eps is the budget it is checked against)."""
     from uebench.defenses import canonical_defense
     from uebench.pipeline import Pipeline, RunSpec, resolve
+    from uebench.released import RELEASED
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"  # also silences dataset synthesis bars
+    if (train_data is None) != (test_data is None):
+        raise click.UsageError("--train-data and --test-data go together")
+    if train_data is not None:
+        if method is not None or params:
+            raise click.UsageError("--train-data measures a released folder: no --method or "
+                                   "--param with it")
+        method, dataset, params = RELEASED, test_data, (f"data={train_data}",)
+    elif method is None:
+        raise click.UsageError("Missing option '--method' (or --train-data/--test-data).")
     try:
         spec = RunSpec(method=method, victim=victim, dataset=dataset,
                        defense=canonical_defense(defense),
@@ -298,25 +319,30 @@ def list_plugins(kind):
               help="Copy these record files (or folders of them) into --records first.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("leaderboards"), show_default=True, help="Where tables are written.")
-def leaderboard(records, add_from, out):
-    """Render the grid, curves, eps50, efficacy, fidelity and throughput leaderboards
-    (Markdown + CSV). Records added with --add must be of the current evaluation protocol."""
-    from uebench.leaderboard import protocol_of, render
+@click.option("--allow-dirty", is_flag=True,
+              help="Accept records made with uncommitted changes (they keep git_dirty).")
+@click.option("--new-dataset", is_flag=True,
+              help="Accept records of a dataset / preset the boards do not show yet.")
+def leaderboard(records, add_from, out, allow_dirty, new_dataset):
+    """Render the grid, curves, eps50, defenses, efficacy, fidelity and throughput
+    leaderboards (Markdown + CSV). Records added with --add must be of the current evaluation
+    protocol, the boards' kind of device and dataset / preset, and made from committed code."""
+    from uebench.leaderboard import admission_problems, load_records, render
     from uebench.pipeline import PROTOCOL_VERSION
     from uebench.store import read_json
 
     paths = [path for source in add_from
              for path in (sorted(source.glob("*.json")) if source.is_dir() else [source])]
+    board = load_records(records) if records.is_dir() else []
     refused = []
     for path in paths:
         try:
-            protocol = protocol_of(read_json(path))
+            problems = admission_problems(read_json(path), board, PROTOCOL_VERSION,
+                                          allow_dirty, new_dataset)
         except (ValueError, KeyError, TypeError) as error:
             refused.append(f"{path}: not a run record ({error})")
             continue
-        if protocol != PROTOCOL_VERSION:
-            refused.append(f"{path}: protocol {protocol}, the boards hold protocol "
-                           f"{PROTOCOL_VERSION} (re-run it)")
+        refused += [f"{path}: {problem}" for problem in problems]
     if refused:
         raise InputError(f"refused {len(refused)} of {len(paths)} records, nothing added:\n"
                          + "\n".join(refused))

@@ -29,6 +29,7 @@ from uebench.environment import environment
 from uebench.evaluation import evaluate
 from uebench.fidelity import fidelity, mean_fidelity
 from uebench.presets import get_preset
+from uebench.released import RELEASED, ReleasedFolder
 from uebench.store import StageCache, default_cache_root, stable_hash, write_json
 from uebench.training import (
     TRAINING_VERSION,
@@ -79,7 +80,8 @@ def resolve(spec: RunSpec) -> Resolved:
             and spec.epsilon > 0):
         raise ValueError(f"epsilon must be a positive number; got {spec.epsilon!r}")
     preset = get_preset(spec.preset)
-    method_cls = registry.methods.get(spec.method)
+    method_cls = (ReleasedFolder if spec.method == RELEASED
+                  else registry.methods.get(spec.method))
     victim = registry.victims.get(spec.victim)()
     defense = DefenseChain(spec.defense)  # "a+b": data defenses, then training-time ones
     dataset = resolve_dataset(spec.dataset)
@@ -159,7 +161,8 @@ class Pipeline:
             "run_id": spec.run_id(),
             "spec": asdict(spec),
             "environment": environment(self.device, plugins={**registry.origins(
-                method=spec.method, victim=spec.victim, dataset=spec.dataset.partition(":")[0]),
+                victim=spec.victim, dataset=spec.dataset.partition(":")[0],
+                **({} if spec.method == RELEASED else {"method": spec.method})),
                 **defense_origins(spec.defense)}),
             "method": protection.get("method", {**r.method.describe(),
                                                 "budget": budget.describe()}),

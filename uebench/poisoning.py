@@ -6,19 +6,16 @@ Tensors are ``[N, C, *spatial]`` with labels ``[N, 1, *spatial]``; 2D and 3D wor
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from monai.networks.nets import UNet
-from torch import nn
 
 from uebench.core import Case, Method, RunContext
-from uebench.surrogates import case_tensors, foreground_dice, frozen, parse_channels
-from uebench.training import dice_ce_loss, seed_everything
+from uebench.surrogates import Surrogate, case_tensors, parse_channels
+from uebench.training import seed_everything
 
 
 def signed_step(delta: torch.Tensor, gradient: torch.Tensor, step: float, epsilon: float,
@@ -32,62 +29,6 @@ def class_pattern_delta(patterns: torch.Tensor, labels: torch.Tensor) -> torch.T
     """``delta(v) = P_{y(v)}(v)``: patterns ``[K, C, *spatial]``, labels ``[N, 1, *spatial]``."""
     one_hot = F.one_hot(labels[:, 0].long(), patterns.shape[0]).movedim(-1, 1).float()
     return torch.einsum("nk...,kc...->nc...", one_hot, patterns)
-
-
-Adversary = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-class Surrogate:
-    """A MONAI UNet surrogate (2D or 3D) with its Adam optimiser and DiceCE loss."""
-
-    def __init__(self, spatial_dims: int, in_channels: int, n_classes: int,
-                 channels: tuple[int, ...], lr: float, device: torch.device) -> None:
-        self.model = UNet(spatial_dims, in_channels, n_classes, channels=channels,
-                          strides=(2,) * (len(channels) - 1), num_res_units=2,
-                          norm="INSTANCE").to(device)
-        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=lr)
-        self.loss_fn = dice_ce_loss()
-
-    def train(self, images: torch.Tensor, labels: torch.Tensor, deltas: torch.Tensor | None,
-              n_batches: int, batch_size: int, generator: torch.Generator,
-              adversary: Adversary | None = None) -> torch.Tensor:
-        """``n_batches`` random batches on ``clamp(x + delta)``; returns the mean loss.
-
-        With an ``adversary`` (adversarial training) each batch is first replaced by
-        ``adversary(model, x, y)``.
-        """
-        self.model.train()
-        losses = []
-        for _ in range(n_batches):
-            idx = torch.randint(len(images), (batch_size,), generator=generator)
-            idx = idx.to(images.device)
-            x = images[idx] if deltas is None else (images[idx] + deltas[idx]).clamp(0, 1)
-            if adversary is not None:
-                x = adversary(self.model, x, labels[idx])
-            self.optimiser.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.model(x), labels[idx])
-            loss.backward()
-            self.optimiser.step()
-            losses.append(loss.detach())
-        return torch.stack(losses).mean()
-
-    @torch.no_grad()
-    def train_dice(self, images: torch.Tensor, labels: torch.Tensor,
-                   deltas: torch.Tensor | None, batch_size: int) -> float:
-        """Mean foreground Dice of the surrogate on the (perturbed, unless ``deltas`` is None)
-        training set."""
-        self.model.eval()
-        scores = []
-        for i in range(0, len(images), batch_size):
-            x = images[i : i + batch_size]
-            if deltas is not None:
-                x = (x + deltas[i : i + batch_size]).clamp(0, 1)
-            scores.append(foreground_dice(self.model(x), labels[i : i + batch_size]))
-        return torch.stack(scores).mean().item()
-
-    def frozen(self) -> contextlib.AbstractContextManager[nn.Module]:
-        """The surrogate in eval mode with its weights' gradients off (``surrogates.frozen``)."""
-        return frozen(self.model)
 
 
 def pgd(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, steps: int,

@@ -1,11 +1,12 @@
-"""Pieces that training-based protection methods share: surrogate networks, their training
-steps on perturbed data, and the device-side helpers (autocast, batching of case tensors)."""
+"""Pieces that training-based protection methods share: the one surrogate (``Surrogate``:
+network, optimiser, loss and the training step every method takes), the shared schedule rule,
+and the device-side helpers (autocast, channels-last, batching of case tensors)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from monai.networks.nets import UNet
 from torch import nn
 
 from uebench.core import Case, Preset
+from uebench.training import dice_ce_loss
 
 FIT_RULE = (
     "schedule rule shared by every surrogate-based method: the method's outer iteration "
@@ -85,6 +87,70 @@ def frozen(surrogate: nn.Module) -> Iterator[nn.Module]:
     finally:
         for parameter in trainable:
             parameter.requires_grad_(True)
+
+
+Adversary = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Surrogate:
+    """The surrogate of every surrogate-based method: a MONAI UNet (2D or 3D, instance norm,
+    two residual units per level), its Adam optimiser and DiceCE loss. ``step`` is the one
+    surrogate update they all take (``surrogate_step``: bf16 autocast on CUDA when ``amp``);
+    ``channels_last`` puts the network in channels-last-3d on CUDA."""
+
+    def __init__(self, spatial_dims: int, in_channels: int, n_classes: int,
+                 channels: tuple[int, ...], lr: float, device: torch.device, *,
+                 act: str = "PRELU", weight_decay: float = 0.0, amp: bool = False,
+                 channels_last: bool = False) -> None:
+        self.model = to_memory_format(
+            UNet(spatial_dims, in_channels, n_classes, channels=channels,
+                 strides=(2,) * (len(channels) - 1), num_res_units=2, norm="INSTANCE", act=act),
+            device, channels_last)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=lr,
+                                          weight_decay=weight_decay)
+        self.loss_fn = dice_ce_loss()
+        self.amp = amp
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One update on ``(x, y)``; the loss as a device tensor (no host sync)."""
+        return surrogate_step(self.model, self.optimiser, self.loss_fn, x, y, self.amp)
+
+    def train(self, images: torch.Tensor, labels: torch.Tensor, deltas: torch.Tensor | None,
+              n_batches: int, batch_size: int, generator: torch.Generator,
+              adversary: Adversary | None = None) -> torch.Tensor:
+        """``n_batches`` random batches on ``clamp(x + delta)``; returns the mean loss.
+
+        With an ``adversary`` (adversarial training) each batch is first replaced by
+        ``adversary(model, x, y)``.
+        """
+        self.model.train()
+        losses = []
+        for _ in range(n_batches):
+            idx = torch.randint(len(images), (batch_size,), generator=generator)
+            idx = idx.to(images.device)
+            x = images[idx] if deltas is None else (images[idx] + deltas[idx]).clamp(0, 1)
+            if adversary is not None:
+                x = adversary(self.model, x, labels[idx])
+            losses.append(self.step(x, labels[idx]))
+        return torch.stack(losses).mean()
+
+    @torch.no_grad()
+    def train_dice(self, images: torch.Tensor, labels: torch.Tensor,
+                   deltas: torch.Tensor | None, batch_size: int) -> float:
+        """Mean foreground Dice of the surrogate on the (perturbed, unless ``deltas`` is None)
+        training set."""
+        self.model.eval()
+        scores = []
+        for i in range(0, len(images), batch_size):
+            x = images[i : i + batch_size]
+            if deltas is not None:
+                x = (x + deltas[i : i + batch_size]).clamp(0, 1)
+            scores.append(foreground_dice(self.model(x), labels[i : i + batch_size]))
+        return torch.stack(scores).mean().item()
+
+    def frozen(self) -> contextlib.AbstractContextManager[nn.Module]:
+        """The surrogate in eval mode with its weights' gradients off (``frozen``)."""
+        return frozen(self.model)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
