@@ -29,8 +29,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from uebench.defenses import canonical_defense
-
 EPS = {4: 4 / 255, 8: 8 / 255, 16: 16 / 255, 32: 32 / 255}
 ALL_METHODS = ("clean", "random", "random-roi", "voxshield", "voxshield-pgd", "em",
                "em-classwise", "tap", "slicewise", "slicewise-tap", "lsp", "ar", "rem", "ops")
@@ -56,7 +54,7 @@ def grid_specs(dataset: str = "brats-mni", preset: str = "quick") -> list:
     specs, seen = [], set()
     for methods, victims, budgets, seeds, defenses in GRIDS:
         for spec in plan(methods, victims, [EPS[b] for b in budgets], seeds, dataset, preset,
-                         [canonical_defense(d) for d in defenses]):
+                         defenses):
             if spec.run_id() not in seen:
                 seen.add(spec.run_id())
                 specs.append(spec)

@@ -8,6 +8,7 @@ import json
 import numpy as np
 from test_curves import record
 
+from uebench.curves import curve_table
 from uebench.defense_board import defense_table
 from uebench.leaderboard import render
 
@@ -35,7 +36,7 @@ def board_records() -> list[dict]:
 
 
 def test_defense_rows_follow_the_undefended_row_with_verdicts():
-    table = defense_table(board_records()).set_index(["method", "defense"])
+    table = defense_table(curve_table(board_records())).set_index(["method", "defense"])
     assert list(table.loc["strong"].index) == ["none", "blur", "flip"]
     blur, flip = table.loc[("strong", "blur")], table.loc[("strong", "flip")]
     assert abs(blur["clean_data_mean"] - 0.7) < 0.02 and abs(blur["dsc_mean"] - 0.7) < 0.02
@@ -47,7 +48,7 @@ def test_defense_rows_follow_the_undefended_row_with_verdicts():
 
 def test_no_defended_record_means_no_board(tmp_path):
     plain = [r for r in board_records() if r["spec"]["defense"] == "none"]
-    assert defense_table(plain).empty
+    assert defense_table(curve_table(plain)).empty
     folder = tmp_path / "records"
     folder.mkdir()
     for r in plain:

@@ -7,29 +7,29 @@ under that defense, same budget column), and the undefended clean-trained interv
 *breaks* a protection when it restores the protected-trained DSC to within the clean-trained
 interval (mean >= its lower bound); it *neutralises* it when the protected-trained DSC under it
 reaches the interval of clean data under the same defense (the protection adds nothing to what
-the defense itself costs). Built on ``curves.curve_table``'s cells, so intervals and
-seeds follow the same rules as every other board.
+the defense itself costs). Built on ``curves.curve_table``'s cells (passed in, computed once
+per board), so intervals and seeds follow the same rules as every other board.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from uebench.curves import REFERENCE, curve_table
+from uebench.curves import REFERENCE
+from uebench.defenses import NONE
 
-NO_DEFENSE = "none"
 BREAKS_RULE = ("breaks: the protected-trained DSC under the defense reaches the clean-trained "
                "interval (mean >= its lower bound); neutralises: it reaches the interval of "
                "clean data trained under the same defense")
 SITE = ["dataset", "preset", "victim", "budget_label"]
 
 
-def defense_table(records: list[dict]) -> pd.DataFrame:
-    """One row per (cell, defense), undefended first, for cells that met some defense."""
-    cells = curve_table(records)
+def defense_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """From ``curve_table``'s ``cells``: one row per (cell, defense), undefended first, for
+    cells that met some defense."""
     if cells.empty:
         return cells
-    defended = cells[cells["defense"] != NO_DEFENSE]
+    defended = cells[cells["defense"] != NONE]
     sites = defended[SITE + ["method"]].drop_duplicates()
     rows = []
     for site in sites.itertuples(index=False):
@@ -39,7 +39,7 @@ def defense_table(records: list[dict]) -> pd.DataFrame:
         for cell in same_site[same_site["method"] == site.method].itertuples(index=False):
             on_clean = same_site[(same_site["method"] == REFERENCE)
                                  & (same_site["defense"] == cell.defense)]
-            judged = cell.method != REFERENCE and cell.defense != NO_DEFENSE
+            judged = cell.method != REFERENCE and cell.defense != NONE
             rows.append({
                 "dataset": cell.dataset, "preset": cell.preset, "victim": cell.victim,
                 "method": cell.method, "epsilon": cell.budget_label, "defense": cell.defense,
@@ -57,7 +57,7 @@ def defense_table(records: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    table["undefended"] = table["defense"] != NO_DEFENSE
+    table["undefended"] = table["defense"] != NONE
     table = table.sort_values(["dataset", "preset", "victim", "epsilon", "method", "undefended",
                                "defense"], kind="stable")
     return table.drop(columns="undefended").reset_index(drop=True)

@@ -42,13 +42,18 @@ def protocol_of(record: dict[str, Any]) -> int:
     return int(record.get("protocol", 1))
 
 
+def _only(values: set, mixed: str) -> Any:
+    """The one value in ``values``; ``ValueError`` naming them after ``mixed`` otherwise."""
+    if len(values) > 1:
+        raise ValueError(mixed.format(sorted(values)))
+    return next(iter(values))
+
+
 def single_protocol(records: list[dict[str, Any]]) -> int:
     """The one protocol ``records`` share; a clear error when they mix protocols."""
-    protocols = sorted({protocol_of(r) for r in records})
-    if len(protocols) > 1:
-        raise ValueError(f"the records mix protocols {protocols}; boards show one protocol: "
-                         "move the older records out (leaderboards/archive/) or re-run them")
-    return protocols[0]
+    return _only({protocol_of(r) for r in records},
+                 "the records mix protocols {}; boards show one protocol: move the older "
+                 "records out (leaderboards/archive/) or re-run them")
 
 
 def device_kind(record: dict[str, Any]) -> str:
@@ -59,11 +64,9 @@ def device_kind(record: dict[str, Any]) -> str:
 
 def single_device_kind(records: list[dict[str, Any]]) -> str:
     """The one device kind ``records`` share; a clear error when CPU and GPU records mix."""
-    kinds = sorted({device_kind(r) for r in records})
-    if len(kinds) > 1:
-        raise ValueError(f"the records mix devices {kinds}; boards show one kind of device: "
-                         "keep GPU records in their own folder (leaderboards/gpu/records)")
-    return kinds[0]
+    return _only({device_kind(r) for r in records},
+                 "the records mix devices {}; boards show one kind of device: keep GPU records "
+                 "in their own folder (leaderboards/gpu/records)")
 
 
 def admission_problems(record: dict[str, Any], board: list[dict[str, Any]],
@@ -143,7 +146,8 @@ def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
         return {}
     single_protocol(records)
     single_device_kind(records)
-    cells = curve_table(records).rename(columns={"budget_label": "epsilon"})
+    curve_cells = curve_table(records)
+    cells = curve_cells.rename(columns={"budget_label": "epsilon"})
     efficacy = _mean_std(frame, ["clean_dsc", "protected_dsc", "drop", "protected_hd95_mm",
                                  "protected_nsd"])
     efficacy = efficacy.merge(_cell_columns(cells), on=CELL, how="left")
@@ -163,7 +167,8 @@ def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     return {"grid": _grid(cells), "curves": _curves(cells),
             "eps50": _eps50(records), "efficacy": efficacy, "fidelity": fidelity,
             "throughput": throughput,
-            **({"defenses": defended} if not (defended := _defenses(records)).empty else {})}
+            **({"defenses": defended} if not (defended := _defenses(curve_cells)).empty
+               else {})}
 
 
 def _interval_text(mean: float, low: float, high: float) -> str:
@@ -206,9 +211,10 @@ def _eps50(records: list[dict[str, Any]]) -> pd.DataFrame:
                   "psnr_roi_at_eps50", "dsc_at_largest", "clean_mean", "budgets"]].round(3)
 
 
-def _defenses(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The defense board with intervals as text; empty when no record met a defense."""
-    table = defense_table(records)
+def _defenses(cells: pd.DataFrame) -> pd.DataFrame:
+    """The defense board of ``curve_table``'s cells with intervals as text; empty when no
+    record met a defense."""
+    table = defense_table(cells)
     if table.empty:
         return table
 

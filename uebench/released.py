@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from uebench.core import Case, Method, Preset, RunContext
+from uebench.data import load_cases, resolve_dataset
+from uebench.store import StageCache, default_cache_root
 
 RELEASED = "released"
 
@@ -43,9 +45,6 @@ class ReleasedFolder(Method):
 
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
         """Read the released folder and keep the training cases' volumes."""
-        from uebench.data import load_cases, resolve_dataset
-        from uebench.store import StageCache, default_cache_root
-
         released = {case.id: case for case in load_cases(
             resolve_dataset(self.params["data"]), self.preset, StageCache(default_cache_root()))}
         missing = [case.id for case in train_cases if case.id not in released]

@@ -36,6 +36,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from uebench.budget import Budget, L0Budget, LinfBudget, storage_scale
+from uebench.defense_board import BREAKS_RULE, defense_table
+from uebench.defenses import NONE
 from uebench.leaderboard import epsilon_label, load_records, method_label
 from uebench.store import StageCache, default_cache_root
 
@@ -557,7 +559,7 @@ def curve_sections(records: list[dict[str, Any]], table: pd.DataFrame, out: Path
         stem = slug(dataset, preset, defense)
         curve_rows = linf[(linf["dataset"] == dataset) & (linf["preset"] == preset)
                           & (linf["defense"] == defense)]
-        if defense != "none" and curve_rows["budget"].nunique() < 2:
+        if defense != NONE and curve_rows["budget"].nunique() < 2:
             continue  # one budget under a defense: the defense board shows it
         if not curve_rows.empty:
             curves.append(curves_figure(curve_rows, styles, out, f"curves-{stem}.png", title))
@@ -581,12 +583,10 @@ def curve_sections(records: list[dict[str, Any]], table: pd.DataFrame, out: Path
     ]
 
 
-def defense_sections(records: list[dict[str, Any]], out: Path, styles: dict
-                     ) -> list[Section]:
-    """Section (e), the defense board as a figure, when any record met a defense."""
-    from uebench.defense_board import BREAKS_RULE, defense_table
-
-    board = defense_table(records)
+def defense_sections(table: pd.DataFrame, out: Path, styles: dict) -> list[Section]:
+    """Section (e), the defense board of ``curve_table``'s cells as a figure, when any record
+    met a defense."""
+    board = defense_table(table)
     if board.empty:
         return []
     images = [defenses_figure(rows, styles, out, f"defenses-{slug(dataset, preset)}.png",
@@ -646,7 +646,7 @@ def build_report(records_dir: Path, out: Path, cache_root: Path | None = None,
         "inter-slice term). Table: high_z_energy_share (0.5 for white noise) and "
         "zdiv / ||delta||_2, as benchmarks/delta_spectrum.py defines them.",
         [spectrum_png], _table_html(spectrum_table)))
-    sections += defense_sections(records, out, styles)
+    sections += defense_sections(table, out, styles)
     sections.append(Section("The numbers behind the curves",
                             "uebench.curves.curve_table of the records, as drawn above.",
                             [], _table_html(table)))
