@@ -5,7 +5,10 @@ Phases, in order, each timed with the GPU's utilisation sampled once a second:
 1. ``card``: the card's command, ``uebench run --method voxshield --victim swinunetr``, as one
    process alone on the GPU (how idle one run leaves it);
 2. ``steps``: ``benchmarks/voxshield_steps.py`` at the paper's shape (160^3, batch 8);
-3. ``sweep``: the protocol-2 grids (``GRIDS``, most needed first) in ``--workers`` processes
+3. ``calibrate`` (only with ``--with-calibrate SECONDS``): ``benchmarks/calibrate_presets.py``,
+   the clean-trained victims of the ``gpu`` preset's candidates, for up to SECONDS
+   (``calibration.json`` and ``calibration-records.tar.gz`` in ``--out``);
+4. ``sweep``: the protocol-2 grids (``GRIDS``, most needed first) in ``--workers`` processes
    sharing the GPU, until ``--deadline`` seconds after the start; whatever has not finished
    is stopped, and the records that landed are kept (the sweep is resumable).
 
@@ -13,6 +16,7 @@ Everything it writes goes under ``--out``: ``gpu_check.json`` (phase times, util
 step benchmark's figures, the sweep's outcomes) and ``records.tar.gz`` (every record).
 
     python benchmarks/gpu_check.py --out DIR [--deadline 520] [--workers 8]
+                                   [--with-calibrate SECONDS]
 """
 
 from __future__ import annotations
@@ -157,6 +161,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cuda", help="the sweep's device")
     parser.add_argument("--skip", action="append", default=[], choices=("card", "steps"))
+    parser.add_argument("--with-calibrate", type=float, default=None, metavar="SECONDS",
+                        help="run the calibrate phase, for up to SECONDS, before the sweep")
     parser.add_argument("--sweep-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sweep_only:
@@ -179,6 +185,12 @@ def main() -> None:
                 python, "benchmarks/voxshield_steps.py", "--device", "cuda", "--size", "160",
                 "--batch", "8", "--preset", "paper", "--min-run-time", "2"],
                 args.out / "steps.log", 90, env))
+        if args.with_calibrate:
+            phases.append(run_phase("calibrate", [
+                python, "-m", "benchmarks.calibrate_presets", "--out", str(args.out), "--work",
+                str(args.work / "calibrate"), "--deadline", str(args.with_calibrate),
+                "--device", args.device],
+                args.out / "calibrate.log", args.with_calibrate + 30, env))
         remaining = args.deadline - (time.time() - start) - 15
         phases.append(run_phase("sweep", [
             python, __file__, "--out", str(args.out), "--work", str(args.work), "--workers",
