@@ -183,7 +183,7 @@ def main() -> None:
         if "steps" not in args.skip:
             phases.append(run_phase("steps", [
                 python, "benchmarks/voxshield_steps.py", "--device", "cuda", "--size", "160",
-                "--batch", "8", "--preset", "paper", "--min-run-time", "2"],
+                "--batch", "8", "--preset", "paper", "--rounds", "15"],
                 args.out / "steps.log", 90, env))
         if args.with_calibrate:
             phases.append(run_phase("calibrate", [

@@ -1,24 +1,28 @@
 """Side-by-side timings of VoxShield's hot path: one N-step, one S-step, the two loss terms
-alone, and the bare network passes an N-step cannot avoid (clean surrogate forward, generator
-forward/backward, surrogate forward/backward). Prints times and the ratios the issue asks for:
-the loss terms' share of an N-step, and the N-step relative to the bare passes.
+alone, the bare network passes of the update (clean surrogate forward, generator
+forward/backward, surrogate forward/backward), and the stored-delta pass (the generator's
+forward after the update, whose output the spec stores for the next S-steps; the reference
+runs it too). Prints times and the ratios the issue asks for: the loss terms' share of an
+N-step, and the N-step relative to the bare passes; then the N-step relative to the bare
+passes plus the stored-delta pass, every network pass the algorithm needs.
 
 The N-step and the bare passes run with the surrogate frozen exactly as ``VoxShield.fit`` runs
 its N-steps (``uebench.surrogates.frozen``: eval mode, no weight gradients), so the benchmark
 times what a run computes.
 
-    python benchmarks/voxshield_steps.py [--device cpu|cuda] [--size 64] [--batch 2]
+    python benchmarks/voxshield_steps.py [--device cpu|cuda] [--size 64] [--batch 2] [--rounds 9]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import time
 from dataclasses import dataclass
 
 import torch
 from tabulate import tabulate
-from torch.utils.benchmark import Timer
 
 from uebench.core import Preset, RunContext
 from uebench.methods.voxshield import VoxShield, roi_mask, semantic_disruption, zdiv
@@ -36,6 +40,7 @@ class Bench:
     idx: torch.Tensor
     loss_fn: torch.nn.Module
     amp: bool
+    delta: torch.Tensor  # a fixed stand-in for the generator's delta, for the loss terms alone
 
 
 def make_bench(device: str = "cpu", size: int = 64, batch: int = 2, channels: int = 4,
@@ -54,7 +59,8 @@ def make_bench(device: str = "cpu", size: int = 64, batch: int = 2, channels: in
                           parse_channels(method.params["surrogate_channels"]), 5e-4, dev,
                           act="RELU", amp=amp, channels_last=channels_last)
     return Bench(method, surrogate.model, surrogate.optimiser, x, y, roi_mask(y, "hard"),
-                 torch.arange(batch, device=dev), surrogate.loss_fn, amp)
+                 torch.arange(batch, device=dev), surrogate.loss_fn, amp,
+                 0.01 * torch.randn_like(x))
 
 
 def n_step(b: Bench) -> None:
@@ -80,9 +86,17 @@ def bare_passes(b: Bench) -> None:
         out.float().mean().backward()
 
 
+def stored_delta_pass(b: Bench) -> None:
+    """The generator's forward after the update, without gradients: ``delta = G(x)`` as the
+    N-step stores it."""
+    with torch.no_grad():
+        b.method._generate(b.x, b.mask)
+
+
 def loss_terms(b: Bench, logits: torch.Tensor, clean: torch.Tensor) -> None:
-    """The two VoxShield regularisers, forward and backward, on tensors of the step's shapes."""
-    delta = (0.01 * torch.randn_like(b.x)).requires_grad_(True)
+    """The two VoxShield regularisers, forward and backward, on tensors of the step's shapes
+    (the inputs are drawn once, in ``make_bench``: drawing them is not part of the terms)."""
+    delta = b.delta.detach().requires_grad_(True)
     logits = logits.detach().requires_grad_(True)
     (zdiv(delta) + semantic_disruption(logits, clean)).backward()
 
@@ -92,8 +106,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(b: Bench, min_run_time: float = 3.0) -> dict[str, float]:
-    """Median seconds of each piece, timed one after the other in this process."""
+def measure(b: Bench, rounds: int = 9) -> dict[str, float]:
+    """Median seconds of each piece over ``rounds`` rounds, the pieces interleaved within each
+    round (one call each), so that drift in the machine's load reaches every piece alike."""
     with torch.no_grad():
         clean = b.surrogate(b.x).float()
     logits = clean + 0.1
@@ -101,16 +116,20 @@ def measure(b: Bench, min_run_time: float = 3.0) -> dict[str, float]:
         "n_step": lambda: n_step(b),
         "s_step": lambda: s_step(b),
         "bare_passes": lambda: bare_passes(b),
+        "stored_delta_pass": lambda: stored_delta_pass(b),
         "loss_terms": lambda: loss_terms(b, logits, clean),
     }
     for fn in pieces.values():  # warm-up (cuDNN autotune, allocator)
         fn()
-    _sync(b.x.device)
-    times = {}
-    for name, fn in pieces.items():
-        timer = Timer("fn(); sync()", globals={"fn": fn, "sync": lambda: _sync(b.x.device)})
-        times[name] = timer.blocked_autorange(min_run_time=min_run_time).median
-    return times
+    samples: dict[str, list[float]] = {name: [] for name in pieces}
+    for _ in range(rounds):
+        for name, fn in pieces.items():
+            _sync(b.x.device)
+            start = time.perf_counter()
+            fn()
+            _sync(b.x.device)
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
@@ -119,12 +138,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--preset", default="quick")
-    parser.add_argument("--min-run-time", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     b = make_bench(args.device, args.size, args.batch, preset=args.preset)
-    times = measure(b, args.min_run_time)
+    times = measure(b, args.rounds)
     ratios = {"loss_terms_share_of_n_step": times["loss_terms"] / times["n_step"],
-              "n_step_over_bare_passes": times["n_step"] / times["bare_passes"]}
+              "n_step_over_bare_passes": times["n_step"] / times["bare_passes"],
+              "n_step_over_all_passes": times["n_step"] / (times["bare_passes"]
+                                                           + times["stored_delta_pass"])}
     device = torch.cuda.get_device_name() if b.x.is_cuda else f"cpu x{torch.get_num_threads()}"
     print(f"device: {device}; volume {args.size}^3, batch {args.batch}, preset {args.preset}")
     print(tabulate([(k, f"{v * 1e3:.1f}") for k, v in times.items()], ["piece", "ms (median)"]))

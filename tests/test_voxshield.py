@@ -6,7 +6,7 @@ from uebench import registry
 from uebench.budget import quantise, release
 from uebench.core import RunContext
 from uebench.data import split_cases
-from uebench.methods.voxshield import objective, roi_mask, semantic_disruption, zdiv
+from uebench.methods.voxshield import _ZDiv, objective, roi_mask, semantic_disruption, zdiv
 from uebench.pipeline import Pipeline, RunSpec
 
 
@@ -44,6 +44,25 @@ def test_gradients_flow_to_delta():
     delta = (0.01 * torch.randn(1, 1, 4, 8, 8)).requires_grad_(True)
     zdiv(delta).backward()
     assert delta.grad is not None and delta.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 8, 8), (1, 2, 4, 6, 7), (1, 1, 3, 5, 9),
+                                   (1, 1, 2, 1, 1)])
+def test_zdiv_gradient_is_autograds_through_the_per_slice_full_fft(shape):
+    torch.manual_seed(0)
+    delta = torch.randn(shape, dtype=torch.float64)
+    assert torch.autograd.gradcheck(_ZDiv.apply, (delta.clone().requires_grad_(True),))
+    fast = delta.float().requires_grad_(True)
+    zdiv(fast).backward()
+    slow = delta.clone().requires_grad_(True)
+    slow_zdiv(slow).backward()
+    torch.testing.assert_close(fast.grad.double(), slow.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_zdiv_gradient_is_zero_where_the_spectrum_is():
+    delta = torch.zeros(1, 1, 3, 4, 4, requires_grad=True)
+    zdiv(delta).backward()
+    assert torch.equal(delta.grad, torch.zeros_like(delta))
 
 
 def test_semantic_term_and_objective_signs():

@@ -32,11 +32,13 @@ NSD_TOLERANCE_MM = 1.0  # surface Dice tolerance, the same for every class and r
 def predict(
     model: nn.Module, image: np.ndarray, preset: Preset, device: torch.device
 ) -> np.ndarray:
-    """Label map ``[D, H, W]`` by sliding-window inference with the preset's cube as window."""
+    """Label map ``[D, H, W]`` by sliding-window inference with the preset's cube as window.
+    The class is ``max(1).indices`` (the first maximal class, as ``argmax``, which is an order
+    of magnitude slower over the channel axis on CPU)."""
     model.eval()
     x = torch.from_numpy(image[None]).to(device)
     logits = sliding_window_inference(x, (preset.volume_size,) * 3, 1, model, overlap=0.25)
-    return logits.argmax(1)[0].cpu().numpy().astype(np.uint8)
+    return logits.max(1).indices[0].cpu().numpy().astype(np.uint8)
 
 
 def _one_hot(masks: list[np.ndarray]) -> torch.Tensor:

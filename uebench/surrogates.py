@@ -173,13 +173,19 @@ def surrogate_step(model: nn.Module, optimiser: torch.optim.Optimizer, loss_fn: 
 
 def foreground_dice(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean foreground Dice of ``argmax(logits)`` vs ``y`` over the batch (device tensor, no
-    host sync): the surrogate's training accuracy, logged once per epoch."""
+    host sync): the surrogate's training accuracy, logged once per epoch.
+
+    One confusion matrix from a scatter-add of ``y * K + prediction`` instead of two masks per
+    class; the prediction is ``max(1).indices`` (the first maximal class, as ``argmax``), which
+    on CPU is an order of magnitude faster than ``argmax`` over the channel axis. A class
+    absent from both prediction and label scores 1."""
     n_classes = logits.shape[1]
-    pred = logits.argmax(1, keepdim=True)
-    scores = []
-    for k in range(1, n_classes):
-        p, t = pred == k, y == k
-        denominator = p.sum() + t.sum()
-        scores.append(torch.where(denominator > 0, 2 * (p & t).sum() / denominator.clamp(min=1),
-                                  torch.ones((), device=y.device)))
-    return torch.stack(scores).mean()
+    prediction = logits.max(1, keepdim=True).indices
+    codes = (y * n_classes + prediction).flatten()
+    confusion = torch.zeros(n_classes * n_classes, dtype=torch.long, device=codes.device)
+    confusion = confusion.scatter_add_(0, codes, torch.ones_like(codes)).view(n_classes, -1)
+    overlap = confusion.diagonal()[1:]
+    denominator = confusion.sum(0)[1:] + confusion.sum(1)[1:]
+    scores = torch.where(denominator > 0, 2 * overlap / denominator.clamp(min=1),
+                         torch.ones((), device=codes.device))
+    return scores.mean()

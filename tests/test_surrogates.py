@@ -1,0 +1,34 @@
+import pytest
+import torch
+
+from uebench.surrogates import foreground_dice
+
+
+def two_mask_dice(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Foreground Dice written the plain way: argmax, then two masks per class."""
+    prediction = logits.argmax(1, keepdim=True)
+    scores = []
+    for k in range(1, logits.shape[1]):
+        p, t = prediction == k, y == k
+        denominator = p.sum() + t.sum()
+        scores.append(2 * (p & t).sum() / denominator if denominator > 0
+                      else torch.tensor(1.0))
+    return torch.stack(scores).mean()
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 4, 5])
+def test_foreground_dice_equals_two_masks_per_class(n_classes):
+    torch.manual_seed(n_classes)
+    logits = torch.randn(2, n_classes, 6, 7, 8)
+    y = torch.randint(0, n_classes, (2, 1, 6, 7, 8))
+    assert torch.equal(foreground_dice(logits, y), two_mask_dice(logits, y))
+
+
+def test_foreground_dice_breaks_ties_as_argmax_and_scores_absent_classes_one():
+    torch.manual_seed(0)
+    logits = torch.randn(1, 4, 5, 5, 5).round()
+    logits[:, 3] = -10.0
+    y = torch.randint(0, 3, (1, 1, 5, 5, 5))
+    assert torch.equal(foreground_dice(logits, y), two_mask_dice(logits, y))
+    perfect = torch.nn.functional.one_hot(y[:, 0], 4).movedim(-1, 1).float()
+    assert foreground_dice(perfect, y).item() == 1.0
