@@ -44,7 +44,12 @@ from tabulate import tabulate
 
 from benchmarks.gpu_check import Utilisation, run_phase
 from uebench.core import Preset
-from uebench.pipeline import REFERENCE_MIN_CLASS_DSC, REFERENCE_MIN_FG_DSC, RunSpec
+from uebench.pipeline import (
+    REFERENCE_MIN_CLASS_DSC,
+    REFERENCE_MIN_FG_DSC,
+    RunSpec,
+    reference_warning,
+)
 from uebench.presets import PRESETS
 from uebench.sweep import Outcome, execute, pending
 
@@ -166,12 +171,11 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def clears_bar(dsc_fg_mean: float | None, dsc: dict[str, float | None]) -> bool | None:
-    """Whether a clean-trained victim clears the reference bar (fg-mean DSC >= 0.7, each class
-    >= 0.5); None when there is nothing to judge."""
+    """Whether a clean-trained victim clears the reference bar, by the rule every run's record
+    applies (``uebench.pipeline.reference_warning``); None when there is nothing to judge."""
     if dsc_fg_mean is None:
         return None
-    return (dsc_fg_mean >= REFERENCE_MIN_FG_DSC
-            and all(v is not None and v >= REFERENCE_MIN_CLASS_DSC for v in dsc.values()))
+    return reference_warning({"dsc_fg_mean": dsc_fg_mean, "dsc": dsc}, list(dsc)) is None
 
 
 def summarise(presets: list[Preset], victims: list[str], seeds: int, dataset: str,
