@@ -1,12 +1,12 @@
 """Calibrates the candidates for a ``gpu`` preset (one GPU, minutes per run) on a GPU.
 
 The way ``quick`` was calibrated: the CLEAN-trained victims' DSC on brats-mni first. Each
-candidate (``CANDIDATES``) is registered in ``uebench.presets.PRESETS`` at runtime, then
+candidate (``CANDIDATES``) is registered in ``uebench.contracts.presets.PRESETS`` at runtime, then
 the ``clean`` method runs on each victim (default unet and swinunetr) for seeds 0..N-1, seed
 by seed (every candidate and victim at seed 0 lands before any seed 1), through
-``uebench.sweep.execute`` in a child process stopped at ``--deadline`` seconds after the
+``uebench.grid.sweep.execute`` in a child process stopped at ``--deadline`` seconds after the
 start; the records that landed are kept in ``--work`` (with the stage cache and the sweep's
-log), and a rerun on the same ``--work`` skips them (``uebench.sweep.pending``).
+log), and a rerun on the same ``--work`` skips them (``uebench.grid.sweep.pending``).
 
 Written under ``--out`` (two files, so it can share a folder of few files with
 ``gpu_check.py``'s): ``calibration-records.tar.gz`` (every record) and ``calibration.json``:
@@ -43,15 +43,15 @@ import torch
 from tabulate import tabulate
 
 from benchmarks.gpu_check import Utilisation, run_phase
-from uebench.core import Preset
-from uebench.pipeline import (
+from uebench.contracts.core import Preset
+from uebench.contracts.presets import PRESETS
+from uebench.grid.sweep import Outcome, execute, pending
+from uebench.runner.pipeline import (
     REFERENCE_MIN_CLASS_DSC,
     REFERENCE_MIN_FG_DSC,
     RunSpec,
     reference_warning,
 )
-from uebench.presets import PRESETS
-from uebench.sweep import Outcome, execute, pending
 
 REPO = Path(__file__).resolve().parents[1]
 METHOD = "clean"
@@ -172,7 +172,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 def clears_bar(dsc_fg_mean: float | None, dsc: dict[str, float | None]) -> bool | None:
     """Whether a clean-trained victim clears the reference bar, by the rule every run's record
-    applies (``uebench.pipeline.reference_warning``); None when there is nothing to judge."""
+    applies (``uebench.runner.pipeline.reference_warning``); None when there is nothing to judge."""
     if dsc_fg_mean is None:
         return None
     return reference_warning({"dsc_fg_mean": dsc_fg_mean, "dsc": dsc}, list(dsc)) is None

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from uebench.budget import storage_scale
-from uebench.report import cached_deltas, z_spectrum, zdiv_per_l2
+from uebench.contracts.budget import storage_scale
+from uebench.report.build import cached_deltas, z_spectrum, zdiv_per_l2
 
 
 def protect_arrays(record_path: Path) -> tuple[dict, dict[str, np.ndarray]]:

@@ -53,7 +53,7 @@ GRIDS = (
 
 def grid_specs(dataset: str = "brats-mni", preset: str = "quick") -> list:
     """Every run of ``GRIDS`` once, in the order given."""
-    from uebench.sweep import plan
+    from uebench.grid.sweep import plan
 
     specs, seen = [], set()
     for methods, victims, budgets, seeds, defenses in GRIDS:
@@ -129,7 +129,7 @@ def run_phase(name: str, command: list[str], log: Path, timeout: float,
 
 def sweep_main(out: Path, workers: int, threads: int, device: str = "cuda") -> None:
     """The sweep phase's process: ``GRIDS`` on ``device``, one line per landed record."""
-    from uebench.sweep import execute, pending
+    from uebench.grid.sweep import execute, pending
 
     specs = grid_specs()
     todo = pending(specs, out)

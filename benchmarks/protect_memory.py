@@ -25,7 +25,7 @@ import numpy as np
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from uebench.protect import Settings, protect
+from uebench.custodian.protect import Settings, protect
 data, out, method, preset = sys.argv[1:5]
 start = time.perf_counter()
 manifest = protect(data, Path(out), Settings(method, {}, 4 / 255, 0, preset, "cpu"),

@@ -18,9 +18,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from uebench import registry
-from uebench.presets import get_preset
-from uebench.training import train_segmenter
+from uebench.contracts import registry
+from uebench.contracts.presets import get_preset
+from uebench.runner.training import train_segmenter
 
 
 def train_one(seed: int, epochs: int, threads: int, cases: int = 14, size: int = 64) -> float:

@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from benchmarks.calibrate_presets import CANDIDATES, main
-from uebench.presets import PRESETS
+from uebench.contracts.presets import PRESETS
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """pytest-benchmark over uebench's hot paths, tracked against a committed baseline (``make
 bench``): VoxShield's N-step, S-step, bare passes and loss terms; one training step per victim
 family (unet, swinunetr, unet2d) through ``train_segmenter``; the evaluation of one volume
-(``uebench.evaluation.evaluate``: sliding-window inference, DSC, HD95, NSD); and the
+(``uebench.runner.evaluation.evaluate``: sliding-window inference, DSC, HD95, NSD); and the
 protection of one volume as ``uebench protect`` does it (perturb, budget, NIfTI write,
 read-back verification).
 
@@ -9,8 +9,9 @@ Sizes are tiny (32^3; SwinUNETR at 64 x 32 x 32, the smallest it takes) and ever
 runs with one torch thread, as a 2-worker sweep does on 2 cores. ``make bench`` times with
 ``time.process_time`` (CPU seconds of this process: on a machine shared with other work, wall
 time swings by +-40 % between two runs of unchanged code). When benchmarks are enabled, each
-round is preceded by one pass of the calibration workload (``uebench.calibration``) timed with
-the same clock and kept in the benchmark's ``extra_info``; ``uebench.bench_compare`` divides
+round is preceded by one pass of the calibration workload (``uebench.runner.calibration``) timed
+with
+the same clock and kept in the benchmark's ``extra_info``; ``uebench.results.bench_compare`` divides
 by it. With benchmarks disabled (the test suite's default) each body runs once, as a smoke
 test, and nothing is calibrated.
 
@@ -29,10 +30,11 @@ import pytest
 import torch
 
 from benchmarks.voxshield_steps import bare_passes, loss_terms, make_bench, n_step, s_step
-from uebench import calibration, registry
-from uebench.core import Preset, RunContext
-from uebench.evaluation import evaluate
-from uebench.training import seed_everything, train_segmenter
+from uebench.contracts import registry
+from uebench.contracts.core import Preset, RunContext
+from uebench.runner import calibration
+from uebench.runner.evaluation import evaluate
+from uebench.runner.training import seed_everything, train_segmenter
 
 pytestmark = pytest.mark.hot_path
 
@@ -54,7 +56,7 @@ def one_thread():
 
 
 class CalibrationProbe:
-    """One pass of the calibration workload of ``uebench.calibration`` (the same tensors,
+    """One pass of the calibration workload of ``uebench.runner.calibration`` (the same tensors,
     weights and conv3d stack as ``calibration_seconds``), timed on demand, so that it can be
     interleaved with a benchmark's rounds."""
 
@@ -153,11 +155,11 @@ def test_protect_volume(benchmark, spheres, tmp_path_factory):
     """``uebench protect``'s per-volume path with VoxShield's generator (seeded, not fitted):
     perturb, budget store/release, map to the file's grid, write the NIfTI, read it back and
     verify the effective budget."""
+    from uebench.custodian.export import export_decathlon
+    from uebench.custodian.protect import _protect_case
     from uebench.datasets.decathlon import DecathlonFolder
-    from uebench.export import export_decathlon
+    from uebench.kit.surrogates import case_tensors
     from uebench.methods.voxshield import VoxShield, roi_mask
-    from uebench.protect import _protect_case
-    from uebench.surrogates import case_tensors
 
     dataset, cases, preset = spheres
     root = export_decathlon(dataset, cases[:1], tmp_path_factory.mktemp("msd") / "Task01")

@@ -7,7 +7,7 @@ N-step, and the N-step relative to the bare passes; then the N-step relative to 
 passes plus the stored-delta pass, every network pass the algorithm needs.
 
 The N-step and the bare passes run with the surrogate frozen exactly as ``VoxShield.fit`` runs
-its N-steps (``uebench.surrogates.frozen``: eval mode, no weight gradients), so the benchmark
+its N-steps (``uebench.kit.surrogates.frozen``: eval mode, no weight gradients), so the benchmark
 times what a run computes.
 
     python benchmarks/voxshield_steps.py [--device cpu|cuda] [--size 64] [--batch 2] [--rounds 9]
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import torch
 from tabulate import tabulate
 
-from uebench.core import Preset, RunContext
+from uebench.contracts.core import Preset, RunContext
+from uebench.kit.surrogates import Surrogate, autocast, frozen, parse_channels, surrogate_step
 from uebench.methods.voxshield import VoxShield, roi_mask, semantic_disruption, zdiv
-from uebench.surrogates import Surrogate, autocast, frozen, parse_channels, surrogate_step
 
 
 @dataclass

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from uebench.core import Case, Dataset, Preset
+from uebench.contracts.core import Case, Dataset, Preset
+from uebench.contracts.registry import register_dataset
 from uebench.datasets.synthesis import deformed_grid, progress, smooth_field
-from uebench.registry import register_dataset
 
 WINDOW_CENTRE, WINDOW_WIDTH = 50.0, 400.0
 FIELD_OF_VIEW_MM = (300.0, 400.0, 400.0)  # z, y, x

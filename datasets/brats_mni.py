@@ -16,9 +16,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from uebench.core import Case, Dataset, Preset
+from uebench.contracts.core import Case, Dataset, Preset
+from uebench.contracts.registry import register_dataset
 from uebench.datasets.synthesis import deformed_grid, progress, sample, smooth_field, soften
-from uebench.registry import register_dataset
 
 ATLAS_EDGE = 120  # the 2 mm template padded to a 240 mm cube
 TISSUE_CONTRAST = {  # white matter, grey matter, CSF

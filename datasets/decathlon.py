@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from monai.data import load_decathlon_datalist
 
-from uebench.core import Case, Dataset, Preset
+from uebench.contracts.core import Case, Dataset, Preset
+from uebench.contracts.registry import register_dataset
 from uebench.datasets.nifti import (
     FolderError,
     IntensityMap,
@@ -31,7 +32,6 @@ from uebench.datasets.nifti import (
     to_cube,
 )
 from uebench.datasets.synthesis import progress
-from uebench.registry import register_dataset
 
 # A problem with a decathlon folder; the message names the offending file. The same class as
 # every NIfTI folder dataset raises (uebench.datasets.nifti.FolderError), a ValueError.

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from uebench.contracts.registry import register_dataset
 from uebench.datasets.abdomen_phantom import AbdomenPhantom, window
 from uebench.datasets.nifti import CaseFiles, FolderLayout, NiftiFolder, relative, strip_nifti
-from uebench.registry import register_dataset
 
 IMAGE_FOLDERS = ("images", "imagesTr", "TrainingImg")
 LABEL_FOLDERS = ("labels", "labelsTr", "TrainingMask")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from monai.transforms import LoadImage, Orientation, Resize
 
-from uebench.core import Case, Dataset, Preset
+from uebench.contracts.core import Case, Dataset, Preset
 from uebench.datasets.synthesis import progress
 
 RAS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from monai.data.synthetic import create_test_image_3d
 
-from uebench.core import Case, Dataset, Preset
-from uebench.registry import register_dataset
+from uebench.contracts.core import Case, Dataset, Preset
+from uebench.contracts.registry import register_dataset
 
 
 @register_dataset("spheres")

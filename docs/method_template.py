@@ -4,7 +4,8 @@ Copy to ``methods/<your_method>.py``, rename, add the module name to ``BUILTIN_M
 ``methods/__init__.py`` on a line of its own (or, in your own package, name this module under
 the ``uebench.methods`` entry-point group: ``my-noise = "my_package.my_noise"``), then:
 
-    python -c "from uebench.testing import check_method; check_method('template-noise')"
+    python -c "from uebench.contracts.conformance import check_method;
+    check_method('template-noise')"
     # -> check_method('template-noise'): passed on 3 spheres cases (...)
     uebench run --method template-noise --victim unet --out runs
     uebench leaderboard --add runs/records
@@ -20,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from uebench.core import Case, Method, Preset, RunContext
-from uebench.registry import register_method
+from uebench.contracts.core import Case, Method, Preset, RunContext
+from uebench.contracts.registry import register_method
 
 
 @register_method("template-noise")

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from uebench.core import Case, Method, Preset, RunContext
+from uebench.contracts.core import Case, Method, Preset, RunContext
+from uebench.contracts.registry import register_method
 from uebench.methods.controls import case_rng
-from uebench.registry import register_method
 
 N_COEFFICIENTS = 12  # 9 from the previous slice, 3 from the previous row
 

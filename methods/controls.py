@@ -8,8 +8,8 @@ import zlib
 
 import numpy as np
 
-from uebench.core import Case, Method, RunContext
-from uebench.registry import register_method
+from uebench.contracts.core import Case, Method, RunContext
+from uebench.contracts.registry import register_method
 
 
 def case_rng(seed: int, case: Case) -> np.random.Generator:

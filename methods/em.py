@@ -8,7 +8,7 @@ Zero init.
 
 Dense (3D segmentation) adaptation, also written in every record: loss = voxel DiceCE (MONAI),
 stop criterion = surrogate train foreground DSC >= ``fit_dsc`` (classification used 1 % error),
-the rule every surrogate-based method shares (``uebench.surrogates.FIT_RULE``: a round is
+the rule every surrogate-based method shares (``uebench.kit.surrogates.FIT_RULE``: a round is
 ``surrogate_batches`` surrogate updates, the cap is ``max_surrogate_updates``); per round the
 VoxShield repository's 3D schedule (10 signed steps per batch, 20 surrogate batches; that
 repository stopped after 3 rounds) with the step ``alpha = eps / 8`` (1/255 at 8/255).
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from uebench.core import Case, Preset, RunContext
-from uebench.poisoning import Surrogate, SurrogatePoison, class_pattern_delta, pgd
-from uebench.registry import register_method
-from uebench.surrogates import (
+from uebench.contracts.core import Case, Preset, RunContext
+from uebench.contracts.registry import register_method
+from uebench.kit.poisoning import Surrogate, SurrogatePoison, class_pattern_delta, pgd
+from uebench.kit.surrogates import (
     FIT_RULE,
     batches,
     case_tensors,

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from uebench.core import Case, Method, Preset, RunContext
-from uebench.poisoning import class_pattern_delta
-from uebench.registry import register_method
+from uebench.contracts.core import Case, Method, Preset, RunContext
+from uebench.contracts.registry import register_method
+from uebench.kit.poisoning import class_pattern_delta
 
 
 def patch_texture(rng: np.random.Generator, shape: tuple[int, ...], patch: int) -> np.ndarray:

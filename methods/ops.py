@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from uebench.budget import Budget, L0Budget
-from uebench.core import Case, Method, Preset, RunContext
-from uebench.registry import register_method
+from uebench.contracts.budget import Budget, L0Budget
+from uebench.contracts.core import Case, Method, Preset, RunContext
+from uebench.contracts.registry import register_method
 
 VARIANCE_FLOOR = 1e-8
 

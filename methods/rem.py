@@ -22,10 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from uebench.core import Case, Preset, RunContext
+from uebench.contracts.core import Case, Preset, RunContext
+from uebench.contracts.registry import register_method
+from uebench.kit.poisoning import Surrogate, pgd
 from uebench.methods.em import DEVIATIONS, ErrorMinimising
-from uebench.poisoning import Surrogate, pgd
-from uebench.registry import register_method
 
 
 def random_flip(image: torch.Tensor, label: torch.Tensor,

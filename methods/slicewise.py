@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-from uebench.core import Case, Preset
+from uebench.contracts.core import Case, Preset
+from uebench.contracts.registry import register_method
+from uebench.kit.surrogates import case_tensors
 from uebench.methods.em import ErrorMinimising
 from uebench.methods.tap import TargetedAdversarialPoisoning
-from uebench.registry import register_method
-from uebench.surrogates import case_tensors
 
 
 def to_slices(volumes: torch.Tensor) -> torch.Tensor:

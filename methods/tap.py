@@ -10,7 +10,7 @@ Dense adaptation, also written in every record: the target is a per-voxel map
 ``pi(y(v)) = (y(v) + 1) mod K``, cyclic over all K classes with background included
 (background -> class 1, last class -> background); loss = voxel cross-entropy.
 The surrogate's clean pretraining follows the rule every surrogate-based method shares
-(``uebench.surrogates.FIT_RULE``): epochs until its train DSC on the clean training set reaches
+(``uebench.kit.surrogates.FIT_RULE``): epochs until its train DSC on the clean training set reaches
 ``fit_dsc``, capped at ``max_surrogate_updates`` updates. The ``quick`` preset uses 40 steps,
 1 restart and a 16-128-channel surrogate.
 """
@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from uebench.core import Case, Preset, RunContext
-from uebench.poisoning import SurrogatePoison, pgd
-from uebench.registry import register_method
-from uebench.surrogates import FIT_RULE, batches, fit_rule_params, max_iterations
+from uebench.contracts.core import Case, Preset, RunContext
+from uebench.contracts.registry import register_method
+from uebench.kit.poisoning import SurrogatePoison, pgd
+from uebench.kit.surrogates import FIT_RULE, batches, fit_rule_params, max_iterations
 
 
 def target_map(labels: torch.Tensor, n_classes: int) -> torch.Tensor:

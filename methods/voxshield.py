@@ -18,7 +18,7 @@ the surrogate's logits (``semantic_disruption``).
   alternating schedule. Random start, uniform in the eps-ball on the ROI (as PGD).
 
 Deviations, also written in every record: the number of epochs follows the rule every
-surrogate-based method shares (``uebench.surrogates.FIT_RULE``: until the surrogate's train
+surrogate-based method shares (``uebench.kit.surrogates.FIT_RULE``: until the surrogate's train
 foreground DSC on the perturbed data reaches ``fit_dsc``, at most ``max_surrogate_updates``
 S-step updates; the reference runs a fixed 100 epochs); the ``quick`` preset narrows the
 surrogate and raises the learning rates so something is learnt in minutes on 2 CPU cores; the
@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from uebench.core import Case, Method, Preset, RunContext
-from uebench.registry import register_method
-from uebench.surrogates import (
+from uebench.contracts.core import Case, Method, Preset, RunContext
+from uebench.contracts.registry import register_method
+from uebench.kit.surrogates import (
     FIT_RULE,
     Surrogate,
     autocast,
@@ -60,7 +60,7 @@ from uebench.surrogates import (
     to_memory_format,
     unet,
 )
-from uebench.training import seed_everything
+from uebench.runner.training import seed_everything
 
 
 class _ZDiv(torch.autograd.Function):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from uebench.core import Preset
-from uebench.presets import PRESETS
+from uebench.contracts.core import Preset
+from uebench.contracts.presets import PRESETS
 
 TINY = Preset(name="tiny", volume_size=32, n_cases=6, epochs=2, batch_size=2, lr=2e-3)
 

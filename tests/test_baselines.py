@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from uebench.kit.poisoning import class_pattern_delta, pgd, signed_step
 from uebench.methods.ar import ar_field
 from uebench.methods.lsp import patch_texture
 from uebench.methods.slicewise import to_slices
 from uebench.methods.tap import target_map
-from uebench.poisoning import class_pattern_delta, pgd, signed_step
 
 
 def test_class_pattern_delta_places_each_class_pattern_at_its_voxels():
@@ -62,9 +62,9 @@ def test_ar_field_is_reproducible_correlated_and_class_specific():
 
 
 def _fitted(name, tiny):
-    from uebench import registry
-    from uebench.core import RunContext
-    from uebench.testing import CONFORMANCE_PRESET
+    from uebench.contracts import registry
+    from uebench.contracts.conformance import CONFORMANCE_PRESET
+    from uebench.contracts.core import RunContext
 
     cases = registry.datasets.get("spheres")().build(tiny, 0)[:3]
     cls = registry.methods.get(name)
@@ -103,7 +103,7 @@ def test_ops_cells_skip_incomplete_borders_and_cover_every_offset():
 
 
 def test_ops_search_prefers_the_stable_deviation_and_perturbs_one_voxel_per_class_cell():
-    from uebench.core import Case
+    from uebench.contracts.core import Case
     from uebench.methods.ops import OnePixelShortcut, search_shortcut
 
     rng = np.random.default_rng(0)
@@ -150,9 +150,9 @@ SURROGATE_METHODS = ["voxshield", "voxshield-pgd", "em", "em-classwise", "tap", 
 def test_every_surrogate_method_follows_the_shared_fit_rule(name, tiny):
     """One rule: stop at the first iteration whose surrogate train DSC reaches fit_dsc, else
     run until max_surrogate_updates updates; every iteration is a history row."""
-    from uebench import registry
-    from uebench.core import RunContext
-    from uebench.testing import CONFORMANCE_PRESET
+    from uebench.contracts import registry
+    from uebench.contracts.conformance import CONFORMANCE_PRESET
+    from uebench.contracts.core import RunContext
 
     cases = registry.datasets.get("spheres")().build(tiny, 0)[:3]
     cls = registry.methods.get(name)

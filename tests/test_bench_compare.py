@@ -1,4 +1,5 @@
-"""``uebench.bench_compare``: the hot-path benchmark comparison on synthetic pytest-benchmark
+"""``uebench.results.bench_compare``: the hot-path benchmark comparison on synthetic
+pytest-benchmark
 JSON (no benchmark runs)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from uebench.bench_compare import compare, main
+from uebench.results.bench_compare import compare, main
 
 BASE = {"test_voxshield_step[n_step]": 0.30, "test_voxshield_step[s_step]": 0.12,
         "test_train_step[unet]": 0.20, "test_evaluate_volume": 0.50}

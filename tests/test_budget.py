@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from uebench.budget import BudgetViolation, quantise, release, storage_scale
+from uebench.contracts.budget import BudgetViolation, quantise, release, storage_scale
 
 EPS = 4 / 255
 
@@ -30,7 +30,7 @@ def test_over_budget_nan_and_shape_are_rejected():
 
 
 def test_l0_budget_counts_changed_voxels_and_keeps_exact_values():
-    from uebench.budget import L0Budget
+    from uebench.contracts.budget import L0Budget
 
     image = np.full((2, 4, 4, 4), 0.5, np.float32)
     delta = np.zeros_like(image)

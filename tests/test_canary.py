@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.run_canary import BASELINE, GRID, THREADS, sweep_command
-from uebench.compare import Tolerances, compare, render, spec_key
-from uebench.labels import budget_label
-from uebench.pipeline import REFERENCE_MIN_CLASS_DSC, REFERENCE_MIN_FG_DSC
-from uebench.presets import get_preset
+from uebench.contracts.presets import get_preset
+from uebench.results.compare import Tolerances, compare, render, spec_key
+from uebench.results.labels import budget_label
+from uebench.runner.pipeline import REFERENCE_MIN_CLASS_DSC, REFERENCE_MIN_FG_DSC
 
 MAKEFILE = Path(__file__).parents[1] / "Makefile"
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from uebench.calibration import calibration_seconds
 from uebench.cli import main
+from uebench.runner.calibration import calibration_seconds
 
 CLASSES = ["a", "b"]
 EPSILON = 8 / 255

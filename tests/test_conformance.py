@@ -4,9 +4,9 @@ is registered)."""
 import numpy as np
 import pytest
 
-from uebench import registry
-from uebench.core import Method
-from uebench.testing import check_method
+from uebench.contracts import registry
+from uebench.contracts.conformance import check_method
+from uebench.contracts.core import Method
 
 
 @pytest.mark.parametrize("name", registry.methods.names())

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from uebench import stats
 from uebench.cli import main
-from uebench.curves import curve_table, eps50_table, eps_at_half
-from uebench.leaderboard import render, tables
+from uebench.results import stats
+from uebench.results.curves import curve_table, eps50_table, eps_at_half
+from uebench.results.leaderboard import render, tables
 
 CLASSES = ["a", "b"]
 BUDGETS = [4 / 255, 8 / 255, 16 / 255, 32 / 255]
@@ -143,7 +143,7 @@ def test_rendered_curves_board_shows_intervals_and_the_control_mark(tmp_path):
 
 
 def test_grid_puts_methods_against_victims_under_the_per_seed_clean_reference():
-    from uebench.leaderboard import REFERENCE_ROW
+    from uebench.results.leaderboard import REFERENCE_ROW
 
     runs = [record("em", BUDGETS[0], 0, [0.5] * 4, [0.9] * 4),
             record("em", BUDGETS[0], 0, [0.7] * 4, [0.95] * 4, victim="swin"),

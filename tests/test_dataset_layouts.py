@@ -15,10 +15,10 @@ from tests.layout_folders import (
     brats_tree,
     flare_tree,
 )
-from uebench import registry
 from uebench.cli import main
-from uebench.data import resolve_dataset
+from uebench.contracts import registry
 from uebench.datasets.nifti import FolderError
+from uebench.runner.data import resolve_dataset
 
 
 @pytest.mark.parametrize("grades,ending", [(True, ".nii.gz"), (False, ".nii")])

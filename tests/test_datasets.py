@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from uebench import registry
-from uebench.data import fingerprint, load_cases, resolve_dataset, split_cases
-from uebench.store import StageCache
+from uebench.contracts import registry
+from uebench.runner.data import fingerprint, load_cases, resolve_dataset, split_cases
+from uebench.runner.store import StageCache
 
 
 @pytest.mark.parametrize("name,channels,classes", [
@@ -76,9 +76,9 @@ def test_tqdm_disable_set_after_import_silences_dataset_bars(name, tiny, tmp_pat
 def test_preset_split_uses_the_preset_counts_and_falls_back_for_small_folders(tiny):
     from dataclasses import replace
 
-    from uebench.core import Case, Preset
-    from uebench.data import preset_split
-    from uebench.presets import get_preset
+    from uebench.contracts.core import Case, Preset
+    from uebench.contracts.presets import get_preset
+    from uebench.runner.data import preset_split
 
     quick = get_preset("quick")
     assert quick.split == (14, 3, 16) and quick.n_cases == 33

@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from tests.decathlon_folders import AFFINE, msd_folder, nnunet_folder
 from uebench.cli import main
-from uebench.data import resolve_dataset
 from uebench.datasets.decathlon import DecathlonError
+from uebench.runner.data import resolve_dataset
 
 
 def test_msd_folder_loads_resized_with_spacing(tmp_path, tiny):
@@ -111,8 +111,8 @@ def test_missing_dataset_json(tmp_path):
 
 
 def test_export_then_load_round_trip(tmp_path, tiny):
-    from uebench import registry
-    from uebench.export import BRATS_LABEL_VALUES, export_decathlon
+    from uebench.contracts import registry
+    from uebench.custodian.export import BRATS_LABEL_VALUES, export_decathlon
 
     source = registry.datasets.get("brats-mni")()
     cases = source.build(tiny, 0)[:3]
@@ -128,9 +128,9 @@ def test_export_then_load_round_trip(tmp_path, tiny):
 
 
 def test_boards_name_a_local_folder_without_its_path(tmp_path):
-    from uebench.data import fingerprint
-    from uebench.pipeline import dataset_label
-    from uebench.presets import get_preset
+    from uebench.contracts.presets import get_preset
+    from uebench.runner.data import fingerprint
+    from uebench.runner.pipeline import dataset_label
 
     folder = msd_folder(tmp_path / "secret-site-path")
     spec = f"decathlon:{folder}"

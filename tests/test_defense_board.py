@@ -8,9 +8,9 @@ import json
 import numpy as np
 from test_curves import record
 
-from uebench.curves import curve_table
-from uebench.defense_board import defense_table
-from uebench.leaderboard import render
+from uebench.results.curves import curve_table
+from uebench.results.defense_board import defense_table
+from uebench.results.leaderboard import render
 
 EPS = 32 / 255
 

@@ -9,9 +9,10 @@ import torch
 from click.testing import CliRunner
 from monai.networks.nets import UNet
 
-from uebench import registry
 from uebench.cli import main
-from uebench.core import Preset
+from uebench.contracts import registry
+from uebench.contracts.core import Preset
+from uebench.contracts.registry import UnknownNameError
 from uebench.defenses import (
     AdversarialTraining,
     DefenseChain,
@@ -21,8 +22,7 @@ from uebench.defenses import (
     UEraser,
     canonical_defense,
 )
-from uebench.registry import UnknownNameError
-from uebench.training import dice_ce_loss, train_segmenter
+from uebench.runner.training import dice_ce_loss, train_segmenter
 
 S = 16
 
@@ -231,7 +231,7 @@ def test_training_defenses_chain_outermost_first():
 
 
 def test_cli_parses_repeated_defense_options(monkeypatch, tmp_path):
-    import uebench.pipeline
+    import uebench.runner.pipeline
 
     seen = {}
 
@@ -239,7 +239,7 @@ def test_cli_parses_repeated_defense_options(monkeypatch, tmp_path):
         seen["defense"] = spec.defense
         raise ValueError("stopped after parsing")
 
-    monkeypatch.setattr(uebench.pipeline, "resolve", stop)
+    monkeypatch.setattr(uebench.runner.pipeline, "resolve", stop)
     args = ["run", "--method", "clean", "--victim", "unet", "--dataset", "spheres",
             "--preset", "tiny", "--out", str(tmp_path)]
     result = CliRunner().invoke(main, [*args, "--defense", "affine", "--defense", "zlowpass"])
@@ -253,8 +253,8 @@ def test_cli_parses_repeated_defense_options(monkeypatch, tmp_path):
 
 
 def test_pipeline_applies_data_defenses_and_hooks_training_ones(monkeypatch, tmp_path):
-    import uebench.pipeline
-    from uebench.pipeline import Pipeline, RunSpec
+    import uebench.runner.pipeline
+    from uebench.runner.pipeline import Pipeline, RunSpec
 
     calls = []
 
@@ -262,8 +262,8 @@ def test_pipeline_applies_data_defenses_and_hooks_training_ones(monkeypatch, tmp
         calls.append({"images": images, "hook": batch_loss})
         return {"losses": [0.0]}
 
-    monkeypatch.setattr(uebench.pipeline, "train_segmenter", fake_train)
-    monkeypatch.setattr(uebench.pipeline, "evaluate", lambda *a, **k: {"dsc_fg_mean": 0.5})
+    monkeypatch.setattr(uebench.runner.pipeline, "train_segmenter", fake_train)
+    monkeypatch.setattr(uebench.runner.pipeline, "evaluate", lambda *a, **k: {"dsc_fg_mean": 0.5})
     pipeline = Pipeline(tmp_path / "runs", device="cpu", progress=False)
     for defense in ("none", "zlowpass", "zlowpass+gamma"):
         pipeline.stage(RunSpec("random", "unet", "spheres", defense=defense, preset="tiny"),
@@ -279,8 +279,11 @@ def test_pipeline_applies_data_defenses_and_hooks_training_ones(monkeypatch, tmp
 # --- defense-free training is unchanged -----------------------------------------------------------
 
 # Recorded from the unmodified ``train_segmenter`` (before the hook existed), 1 CPU thread.
+# The epoch losses agree across CPUs to 1e-6; the final weights do not, because Adam turns a
+# near-zero gradient's rounding into an lr-sized step (their sum was 0.5638 on the recording
+# machine, 0.5688 on an AMD EPYC), so only the losses are recorded and the weights are compared
+# within one process.
 RECORDED_LOSSES = [2.1830896139144897, 2.091736078262329]
-RECORDED_PARAMETER_SUM = 0.5638126930571161
 
 
 def _train(batch_loss=None):
@@ -303,6 +306,5 @@ def test_defense_free_training_is_unchanged():
     finally:
         torch.set_num_threads(threads)
     assert losses == pytest.approx(RECORDED_LOSSES, rel=1e-6, abs=0)
-    assert total == pytest.approx(RECORDED_PARAMETER_SUM, rel=1e-6)
     # a pass-through hook is the same training, bit for bit
     assert identity_losses == losses and identity_total == total

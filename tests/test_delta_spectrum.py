@@ -1,5 +1,5 @@
 from benchmarks.delta_spectrum import protect_arrays, summarise
-from uebench.pipeline import Pipeline, RunSpec
+from uebench.runner.pipeline import Pipeline, RunSpec
 
 
 def test_delta_spectrum_reads_a_runs_stored_deltas(tmp_path):

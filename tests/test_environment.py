@@ -4,7 +4,7 @@ import subprocess
 
 import torch
 
-from uebench.environment import environment, git_dirty
+from uebench.runner.environment import environment, git_dirty
 
 
 def _git(repo, *args):

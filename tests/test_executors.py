@@ -16,10 +16,10 @@ import torch
 from click.testing import CliRunner
 
 from uebench.cli import main
-from uebench.executors import ExecutorError, execute_slurm, ray_slots
-from uebench.presets import PRESETS
-from uebench.sweep import execute, plan
-from uebench.testing import CONFORMANCE_PRESET
+from uebench.contracts.conformance import CONFORMANCE_PRESET
+from uebench.contracts.presets import PRESETS
+from uebench.grid.executors import ExecutorError, execute_slurm, ray_slots
+from uebench.grid.sweep import execute, plan
 
 GRID = ["--method", "clean", "--method", "random", "--method", "random-roi", "--victim", "unet",
         "--eps", "8/255", "--dataset", "spheres", "--preset", "conformance", "--device", "cpu",
@@ -29,8 +29,8 @@ GRID = ["--method", "clean", "--method", "random", "--method", "random-roi", "--
 SWEEP_PROCESS = """
 import sys
 from uebench.cli import main
-from uebench.presets import PRESETS
-from uebench.testing import CONFORMANCE_PRESET
+from uebench.contracts.presets import PRESETS
+from uebench.contracts.conformance import CONFORMANCE_PRESET
 PRESETS["conformance"] = CONFORMANCE_PRESET
 main(sys.argv[1:])
 """

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from uebench.leaderboard import render
+from uebench.results.leaderboard import render
 
 ROOT = Path(__file__).resolve().parent.parent / "leaderboards"
 

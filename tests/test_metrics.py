@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from uebench.evaluation import NSD_TOLERANCE_MM, evaluate, overlap_scores, surface_dice
-from uebench.fidelity import fidelity
+from uebench.runner.evaluation import NSD_TOLERANCE_MM, evaluate, overlap_scores, surface_dice
+from uebench.runner.fidelity import fidelity
 
 
 def _cube(size, low, high, value=1):
@@ -83,7 +83,7 @@ class _Background(torch.nn.Module):
 
 
 def test_evaluate_reports_nsd_beside_dsc_and_hd95(tiny):
-    from uebench import registry
+    from uebench.contracts import registry
 
     dataset = registry.datasets.get("spheres")()
     cases = dataset.build(tiny, 0)[:2]

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from uebench.leaderboard import render
-from uebench.pipeline import Pipeline, RunSpec
+from uebench.results.leaderboard import render
+from uebench.runner.pipeline import Pipeline, RunSpec
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_leaderboard_renders_records(pipeline, tmp_path):
 
 
 def test_crash_leaves_no_record(pipeline, tmp_path, monkeypatch):
-    from uebench import pipeline as module
+    from uebench.runner import pipeline as module
 
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
@@ -82,7 +82,7 @@ def test_victim_cache_follows_the_architecture(pipeline, monkeypatch):
     first, _ = pipeline.run(RunSpec("random", "unet", "spheres", preset="tiny"))
     from monai.networks.nets import UNet
 
-    from uebench import registry
+    from uebench.contracts import registry
 
     victim = registry.victims.get("unet")
     monkeypatch.setattr(victim, "build", lambda self, c, k, preset: UNet(
@@ -93,7 +93,7 @@ def test_victim_cache_follows_the_architecture(pipeline, monkeypatch):
 
 
 def test_leaderboard_keeps_parameter_overrides_apart():
-    from uebench.leaderboard import method_label, tables
+    from uebench.results.leaderboard import method_label, tables
 
     assert method_label("voxshield", {}) == "voxshield"
     assert method_label("voxshield", {"s_steps": 40, "roi": "soft"}) == (

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from uebench import registry
 from uebench.cli import main
+from uebench.contracts import registry
 
 PACKAGE = Path(__file__).parent / "plugin_pkg"
 
@@ -69,8 +69,8 @@ def _fake_distribution(root: Path, name: str, version: str, entry_points: dict[s
 CLASH = '''
 import numpy as np
 
-from uebench.core import Method
-from uebench.registry import register_method
+from uebench.contracts.core import Method
+from uebench.contracts.registry import register_method
 
 
 @register_method("em")  # a built-in's name
@@ -119,7 +119,7 @@ def test_a_duplicate_name_is_one_line_and_exit_2(clashing):
 
 
 def test_a_duplicate_name_leaves_other_commands_working(clashing):
-    out = _python(clashing, "-c", "from uebench.testing import check_method; "
+    out = _python(clashing, "-c", "from uebench.contracts.conformance import check_method; "
                                   "check_method('random'); check_method('clash-only')")
     assert out.returncode == 0, out.stderr
     assert "check_method('random'): passed" in out.stdout

@@ -17,10 +17,8 @@ from scipy.ndimage import binary_dilation
 from tests.conftest import TINY
 from tests.decathlon_folders import msd_folder, nnunet_folder
 from uebench.cli import main
-from uebench.datasets.decathlon import DecathlonFolder
-from uebench.datasets.nifti import RAS_LABELS, IntensityMap, read_channels
-from uebench.presets import PRESETS
-from uebench.protect import (
+from uebench.contracts.presets import PRESETS
+from uebench.custodian.protect import (
     ERASE_FRACTION,
     MANIFEST,
     PARTIAL,
@@ -31,6 +29,8 @@ from uebench.protect import (
     protect_channel,
     to_file_grid,
 )
+from uebench.datasets.decathlon import DecathlonFolder
+from uebench.datasets.nifti import RAS_LABELS, IntensityMap, read_channels
 
 EPS = 4 / 255
 
@@ -48,7 +48,7 @@ def files(root: Path) -> dict[str, str]:
 
 def effective_eps(clean: Path, protected: Path, folder: DecathlonFolder) -> float:
     """max |protected_norm - clean_norm| over one image file, each normalised with the
-    reader's map for its own data (independent of uebench.protect)."""
+    reader's map for its own data (independent of uebench.custodian.protect)."""
     a = read_channels([clean], clean.parent).float()
     b = read_channels([protected], protected.parent).float()
     assert a.shape == b.shape

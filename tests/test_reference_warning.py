@@ -1,7 +1,7 @@
 """A run whose clean-trained victim is weak says so, in the record and in the summary."""
 
 from uebench.cli import summary
-from uebench.pipeline import reference_warning
+from uebench.runner.pipeline import reference_warning
 
 CLASSES = ("class1", "class2")
 

@@ -1,8 +1,8 @@
 import pytest
 
-from uebench import registry
-from uebench.core import Method
-from uebench.registry import Registry, UnknownNameError
+from uebench.contracts import registry
+from uebench.contracts.core import Method
+from uebench.contracts.registry import Registry, UnknownNameError
 
 
 def test_builtins_are_registered():

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from uebench.budget import storage_scale
 from uebench.cli import main
-from uebench.data import fingerprint, load_cases, split_cases
-from uebench.pipeline import RunSpec, protection_key, resolve
-from uebench.report import example_figure, pick_example, z_spectrum
-from uebench.store import StageCache, default_cache_root
+from uebench.contracts.budget import storage_scale
+from uebench.report.build import example_figure, pick_example, z_spectrum
+from uebench.runner.data import fingerprint, load_cases, split_cases
+from uebench.runner.pipeline import RunSpec, protection_key, resolve
+from uebench.runner.store import StageCache, default_cache_root
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CLASSES = ["class1", "class2", "class3"]
@@ -132,7 +132,7 @@ def test_example_without_cached_deltas_is_a_text_panel(runs, tmp_path):
 
 
 def test_default_example_is_voxshield_at_the_largest_budget(runs):
-    from uebench.leaderboard import load_records
+    from uebench.results.leaderboard import load_records
 
     chosen = pick_example(load_records(runs / "records"))
     assert chosen["spec"]["method"] == "voxshield"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from uebench.surrogates import foreground_dice
+from uebench.kit.surrogates import foreground_dice
 
 
 def two_mask_dice(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ import torch
 from click.testing import CliRunner
 
 from uebench.cli import main
-from uebench.sweep import execute, pending, plan, stage_graph
+from uebench.grid.sweep import execute, pending, plan, stage_graph
 
 
 def test_plan_is_victim_major_and_runs_l0_methods_once():

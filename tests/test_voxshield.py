@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from uebench import registry
-from uebench.budget import quantise, release
-from uebench.core import RunContext
-from uebench.data import split_cases
+from uebench.contracts import registry
+from uebench.contracts.budget import quantise, release
+from uebench.contracts.core import RunContext
 from uebench.methods.voxshield import _ZDiv, objective, roi_mask, semantic_disruption, zdiv
-from uebench.pipeline import Pipeline, RunSpec
+from uebench.runner.data import split_cases
+from uebench.runner.pipeline import Pipeline, RunSpec
 
 
 def slow_zdiv(delta: torch.Tensor) -> torch.Tensor:

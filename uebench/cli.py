@@ -14,8 +14,8 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from uebench import registry
-from uebench.presets import PRESETS
+from uebench.contracts import registry
+from uebench.contracts.presets import PRESETS
 
 KINDS = {"methods": registry.methods, "victims": registry.victims,
          "datasets": registry.datasets, "defenses": registry.defenses}
@@ -107,8 +107,8 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
     --test-data CLEAN, the protection is the released folder itself (pseudo-method
     `released`; --eps is the budget it is checked against)."""
     from uebench.defenses import canonical_defense
-    from uebench.pipeline import Pipeline, RunSpec, resolve
-    from uebench.released import RELEASED
+    from uebench.runner.pipeline import Pipeline, RunSpec, resolve
+    from uebench.runner.released import RELEASED
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"  # also silences dataset synthesis bars
@@ -140,7 +140,7 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
 
 def summary(record: dict[str, Any]) -> str:
     """The run's headline numbers as a small table."""
-    from uebench.leaderboard import budget_label
+    from uebench.results.leaderboard import budget_label
 
     eff, fid = record["efficacy"], record["fidelity"]
     thr = record["throughput"]["protect"]
@@ -228,10 +228,10 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
     OUT; then render it with `uebench leaderboard --add OUT/records`."""
     import torch
 
-    from uebench.executors import ExecutorError, execute_ray, execute_slurm
-    from uebench.pipeline import resolve
-    from uebench.sweep import execute, pending, plan
-    from uebench.training import resolve_device
+    from uebench.grid.executors import ExecutorError, execute_ray, execute_slurm
+    from uebench.grid.sweep import execute, pending, plan
+    from uebench.runner.pipeline import resolve
+    from uebench.runner.training import resolve_device
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"
@@ -327,9 +327,9 @@ def leaderboard(records, add_from, out, allow_dirty, new_dataset):
     """Render the grid, curves, eps50, defenses, efficacy, fidelity and throughput
     leaderboards (Markdown + CSV). Records added with --add must be of the current evaluation
     protocol, the boards' kind of device and dataset / preset, and made from committed code."""
-    from uebench.leaderboard import admission_problems, load_records, render
-    from uebench.pipeline import PROTOCOL_VERSION
-    from uebench.store import read_json
+    from uebench.results.leaderboard import admission_problems, load_records, render
+    from uebench.runner.pipeline import PROTOCOL_VERSION
+    from uebench.runner.store import read_json
 
     paths = [path for source in add_from
              for path in (sorted(source.glob("*.json")) if source.is_dir() else [source])]
@@ -368,10 +368,10 @@ def leaderboard(records, add_from, out, allow_dirty, new_dataset):
               help="Export only the first N cases.")
 def export_decathlon_command(out, dataset, preset, count):
     """Write DATASET's cases as an MSD folder (int16 NIfTI, cropped, real affines) at OUT."""
-    from uebench.data import load_cases, resolve_dataset
-    from uebench.export import BRATS_LABEL_VALUES, export_decathlon
-    from uebench.presets import get_preset
-    from uebench.store import StageCache, default_cache_root
+    from uebench.contracts.presets import get_preset
+    from uebench.custodian.export import BRATS_LABEL_VALUES, export_decathlon
+    from uebench.runner.data import load_cases, resolve_dataset
+    from uebench.runner.store import StageCache, default_cache_root
 
     try:
         source = resolve_dataset(dataset)
@@ -399,7 +399,7 @@ def report_command(records, out, cache_root, example_id):
     """Render figures and one static HTML page (OUT/index.html) from the run records in
     RECORDS (default: leaderboards/records): DSC-vs-budget curves per victim, DSC vs ROI PSNR,
     slices of one protected volume and the z-spectrum of the deltas."""
-    from uebench.report import ReportError, build_report
+    from uebench.report.build import ReportError, build_report
 
     try:
         page = build_report(records, out, cache_root, example_id)
@@ -424,7 +424,7 @@ def compare_command(new, baseline, dsc_tolerance, psnr_tolerance, time_tolerance
     exit 1 with a table of what moved when a method protects less (protected DSC above the
     baseline's interval), fidelity drops (ROI PSNR, budget) or protection slows down (times
     relative to a calibration workload timed in the same process); exit 0 when nothing moved."""
-    from uebench.compare import CompareError, Tolerances, compare, render
+    from uebench.results.compare import CompareError, Tolerances, compare, render
 
     tolerances = Tolerances(dsc_tolerance, psnr_tolerance, time_tolerance, min_seconds)
     try:
@@ -491,7 +491,7 @@ def protect_command(method, data, out, epsilon, seed, preset, device, params, re
     written file is read back and its budget verified in the normalised space, and
     OUT/uebench-protect.json records settings, sha256s and the effective eps per file.
     Exits 2, naming the file, when the storage breaks or erases the perturbation."""
-    from uebench.protect import ProtectError, Settings, protect
+    from uebench.custodian.protect import ProtectError, Settings, protect
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"

@@ -3,7 +3,7 @@
 - data defenses transform each protected training volume (and its label, for slice reordering)
   once, seeded by the run: gaussian, median, zlowpass, slice-shuffle, lowres, quantize, jpeg;
 - training-time defenses change every training step of the victim (``Defense.batch_loss``,
-  hooked into ``uebench.training.train_segmenter``): gamma, affine, affine-elastic, ueraser,
+  hooked into ``uebench.runner.training.train_segmenter``): gamma, affine, affine-elastic, ueraser,
   adv-train.
 
 ``none`` leaves the data and the training as they are. Defenses combine: a run's defense is a
@@ -34,9 +34,9 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter, gaussian_filter1d, median_filter
 from torch import nn
 
-from uebench import registry
-from uebench.core import BatchLoss, Defense
-from uebench.registry import register_defense
+from uebench.contracts import registry
+from uebench.contracts.core import BatchLoss, Defense
+from uebench.contracts.registry import register_defense
 
 NONE = "none"
 SEPARATOR = "+"

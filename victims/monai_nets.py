@@ -18,8 +18,8 @@ from monai.networks.nets import (
 )
 from torch import nn
 
-from uebench.core import Preset, Victim
-from uebench.registry import register_victim
+from uebench.contracts.core import Preset, Victim
+from uebench.contracts.registry import register_victim
 
 
 def _small(preset: Preset) -> bool:

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from uebench.core import Method
-from uebench.registry import register_method
+from uebench.contracts.core import Method
+from uebench.contracts.registry import register_method
 
 
 @register_method("tiny-sign")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from uebench.budget import Budget, LinfBudget
+from uebench.contracts.budget import Budget, LinfBudget
 
 
 @dataclass

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uebench import stats
-from uebench.labels import budget_label, dataset_label, epsilon_label, method_label
+from uebench.results import stats
+from uebench.results.labels import budget_label, dataset_label, epsilon_label, method_label
 
 CONTROL = "random-roi"
 REFERENCE = "clean"  # no perturbation: the clean-trained reference itself, not a curve

@@ -11,7 +11,8 @@ budget); the seeds of a spec are pooled. For every spec in both folders:
 - fidelity: the new mean ROI PSNR must not fall more than ``psnr_db`` below the baseline's, and
   no new record may exceed its budget (L-inf above epsilon, or the L0 fraction above its cap);
 - throughput: protect wall seconds divided by the calibration time measured in the same process
-  (``throughput.protect.calibration_seconds``, ``uebench.calibration``), median over seeds, must
+  (``throughput.protect.calibration_seconds``, ``uebench.runner.calibration``), median over
+  seeds, must
   not exceed the baseline's ratio by more than the fraction ``time``. Specs whose records carry
   no calibration time, or whose baseline protection took under ``min_seconds``, are compared
   on efficacy and fidelity only, and the output says so.
@@ -30,9 +31,9 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from uebench import stats
-from uebench.budget import TOLERANCE
-from uebench.labels import budget_label, dataset_label, method_label
+from uebench.contracts.budget import TOLERANCE
+from uebench.results import stats
+from uebench.results.labels import budget_label, dataset_label, method_label
 
 Record = dict[str, Any]
 SpecKey = tuple

@@ -10,12 +10,12 @@ c) one example run: axial and coronal slices of a clean training volume, its pro
    and the (amplified) delta;
 d) the amplitude spectrum of the deltas along z (the axial slice axis), one line per method.
 
-Every number and interval comes from :func:`uebench.curves.curve_table`; this module only draws.
-The volumes of (c) and (d) are read back exactly as the pipeline made them: the clean case
-from the dataset cache and the stored delta from the protection stage of the stage cache (same
-key, :func:`uebench.pipeline.protection_key`). A record whose protection is not in the cache is
-NOT recomputed (for a trained method that would be a full ``fit``, minutes to hours): its panel
-says "not available" instead.
+Every number and interval comes from :func:`uebench.results.curves.curve_table`; this module
+only draws. The volumes of (c) and (d) are read back exactly as the pipeline made them: the
+clean case from the dataset cache and the stored delta from the protection stage of the stage
+cache (same key, :func:`uebench.runner.pipeline.protection_key`). A record whose protection is
+not in the cache is NOT recomputed (for a trained method that would be a full ``fit``, minutes
+to hours): its panel says "not available" instead.
 
 Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot, no global state);
 the page links them by relative names and needs neither JavaScript nor a network.
@@ -35,11 +35,11 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from uebench.budget import Budget, L0Budget, LinfBudget, storage_scale
-from uebench.defense_board import BREAKS_RULE, defense_table
+from uebench.contracts.budget import Budget, L0Budget, LinfBudget, storage_scale
 from uebench.defenses import NONE
-from uebench.leaderboard import epsilon_label, load_records, method_label
-from uebench.store import StageCache, default_cache_root
+from uebench.results.defense_board import BREAKS_RULE, defense_table
+from uebench.results.leaderboard import epsilon_label, load_records, method_label
+from uebench.runner.store import StageCache, default_cache_root
 
 CONTROLS = ("random", "random-roi")
 """Methods drawn as controls (grey/black, dashed/dotted, hollow markers)."""
@@ -142,8 +142,8 @@ def cached_deltas(record: dict[str, Any], cache_root: Path
     """The stored deltas of the record's protection stage, read from ``cache_root`` under the
     pipeline's key, and a reason when there are none (the record's plugins do not resolve here,
     or the stage is not in the cache)."""
-    from uebench.data import fingerprint
-    from uebench.pipeline import RunSpec, protection_key, resolve
+    from uebench.runner.data import fingerprint
+    from uebench.runner.pipeline import RunSpec, protection_key, resolve
 
     try:
         spec = RunSpec(**record["spec"])
@@ -162,8 +162,8 @@ def clean_cases(record: dict[str, Any], cache_root: Path) -> dict[str, Any]:
     """The record's dataset cases by id, from ``cache_root`` when the run kept its data there,
     else from the shared dataset cache (``$UEBENCH_CACHE``), generating them as the pipeline
     does when neither has them."""
-    from uebench.data import fingerprint, load_cases, resolve_dataset
-    from uebench.presets import get_preset
+    from uebench.contracts.presets import get_preset
+    from uebench.runner.data import fingerprint, load_cases, resolve_dataset
 
     dataset = resolve_dataset(record["spec"]["dataset"])
     preset = get_preset(record["spec"]["preset"])
@@ -611,7 +611,7 @@ def build_report(records_dir: Path, out: Path, cache_root: Path | None = None,
     writes). Raises ``ReportError`` for a missing or empty records folder or an unknown
     ``example_id``.
     """
-    from uebench.curves import curve_table
+    from uebench.results.curves import curve_table
 
     records_dir = Path(records_dir)
     records = read_records(records_dir)
@@ -648,7 +648,7 @@ def build_report(records_dir: Path, out: Path, cache_root: Path | None = None,
         [spectrum_png], _table_html(spectrum_table)))
     sections += defense_sections(table, out, styles)
     sections.append(Section("The numbers behind the curves",
-                            "uebench.curves.curve_table of the records, as drawn above.",
+                            "uebench.results.curves.curve_table of the records, as drawn above.",
                             [], _table_html(table)))
     page = out / "index.html"
     page.write_text(render_page(sections, records_dir, len(records)))

@@ -3,7 +3,7 @@ bench``: ``benchmarks/test_hot_paths.py --benchmark-json``), compared by the rul
 compare`` applies to protect times.
 
 Each benchmark's time (the ``stat`` of its rounds, median by default) is divided by the same
-statistic of the calibration workload (``uebench.calibration``: a fixed conv3d
+statistic of the calibration workload (``uebench.runner.calibration``: a fixed conv3d
 forward/backward) timed in the same process, interleaved with its rounds and kept in the
 benchmark's ``extra_info`` (``calibration_round_seconds``, or one ``calibration_seconds``)
 and timed with the same clock (``--benchmark-timer``; both files must use the same one);
@@ -13,7 +13,8 @@ benchmark, so it is not a regression. Benchmarks without a calibration time on e
 compared on raw seconds, and the output says so; benchmarks in only one file are listed, not
 compared.
 
-    python -m uebench.bench_compare NEW.json BASELINE.json [--tolerance 0.25] [--stat median]
+    python -m uebench.results.bench_compare NEW.json BASELINE.json [--tolerance 0.25] [--stat
+    median]
 
 exits 1 with a table of what moved, 0 when nothing did, 2 when there is nothing to compare.
 """
@@ -183,7 +184,7 @@ def render(result: BenchComparison, tolerance: float) -> str:
 
 
 def main(argv: list[str] | None = None, default_baseline: Path | None = None,
-         prog: str = "python -m uebench.bench_compare") -> int:
+         prog: str = "python -m uebench.results.bench_compare") -> int:
     """The command line; ``default_baseline`` makes BASELINE optional."""
     parser = argparse.ArgumentParser(
         prog=prog,

@@ -56,7 +56,8 @@ def environment(device: torch.device,
                 plugins: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The record's ``environment`` section. ``plugins``: for each of the run's method, victim,
     dataset and defense that comes from an entry point rather than uebench itself, its
-    distribution and version (``uebench.registry.origins``); ``{}`` when all are built in."""
+    distribution and version (``uebench.contracts.registry.origins``); ``{}`` when all are built
+    in."""
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -59,15 +59,15 @@ import torch
 from monai.transforms import Resize
 from tqdm.auto import tqdm
 
-from uebench import registry
-from uebench.core import Method, RunContext
-from uebench.data import DATA_SEED
+from uebench.contracts import registry
+from uebench.contracts.core import Method, RunContext
+from uebench.contracts.presets import get_preset
 from uebench.datasets.decathlon import DecathlonFolder
 from uebench.datasets.nifti import RAS_LABELS, IntensityMap, read_channels, strip_nifti
-from uebench.environment import environment
-from uebench.presets import get_preset
-from uebench.store import read_json, write_json
-from uebench.training import resolve_device, seed_everything
+from uebench.runner.data import DATA_SEED
+from uebench.runner.environment import environment
+from uebench.runner.store import read_json, write_json
+from uebench.runner.training import resolve_device, seed_everything
 
 MANIFEST = "uebench-protect.json"
 MANIFEST_VERSION = 1

@@ -20,18 +20,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from uebench import calibration, registry
-from uebench.budget import Budget
-from uebench.core import Case, Dataset, Method, Preset, RunContext
-from uebench.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
+from uebench.contracts import registry
+from uebench.contracts.budget import Budget
+from uebench.contracts.core import Case, Dataset, Method, Preset, RunContext
+from uebench.contracts.presets import get_preset
 from uebench.defenses import DefenseChain, defense_origins
-from uebench.environment import environment
-from uebench.evaluation import evaluate
-from uebench.fidelity import fidelity, mean_fidelity
-from uebench.presets import get_preset
-from uebench.released import RELEASED, ReleasedFolder
-from uebench.store import StageCache, default_cache_root, stable_hash, write_json
-from uebench.training import (
+from uebench.runner import calibration
+from uebench.runner.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
+from uebench.runner.environment import environment
+from uebench.runner.evaluation import evaluate
+from uebench.runner.fidelity import fidelity, mean_fidelity
+from uebench.runner.released import RELEASED, ReleasedFolder
+from uebench.runner.store import StageCache, default_cache_root, stable_hash, write_json
+from uebench.runner.training import (
     TRAINING_VERSION,
     resolve_device,
     seed_everything,
@@ -41,7 +42,7 @@ from uebench.training import (
 SCHEMA_VERSION = 1
 # The evaluation protocol: what makes numbers comparable across records. Boards hold one
 # protocol. 2: quick splits 14/3/16 (16 test volumes), the shared surrogate fit rule
-# (uebench.surrogates.FIT_RULE), NSD beside DSC and HD95.
+# (uebench.kit.surrogates.FIT_RULE), NSD beside DSC and HD95.
 PROTOCOL_VERSION = 2
 STAGES = ("data", "protect", "clean_victim", "protected_victim")
 

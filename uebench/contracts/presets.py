@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uebench.core import Preset
+from uebench.contracts.core import Preset
 
 PRESETS: dict[str, Preset] = {
     # Calibrated on 2 CPU cores so the CLEAN-trained unet and swinunetr reach a good DSC on

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from uebench.core import Case, Method, RunContext
-from uebench.surrogates import Surrogate, case_tensors, parse_channels
-from uebench.training import seed_everything
+from uebench.contracts.core import Case, Method, RunContext
+from uebench.kit.surrogates import Surrogate, case_tensors, parse_channels
+from uebench.runner.training import seed_everything
 
 
 def signed_step(delta: torch.Tensor, gradient: torch.Tensor, step: float, epsilon: float,

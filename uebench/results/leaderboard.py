@@ -18,12 +18,12 @@ from typing import Any
 
 import pandas as pd
 
-from uebench import stats
-from uebench.curves import REFERENCE, curve_table, eps50_table
-from uebench.defense_board import BREAKS_RULE, defense_table
-from uebench.evaluation import EMPTY_RULE
-from uebench.labels import budget_label, dataset_label, epsilon_label, method_label
-from uebench.store import read_json
+from uebench.results import stats
+from uebench.results.curves import REFERENCE, curve_table, eps50_table
+from uebench.results.defense_board import BREAKS_RULE, defense_table
+from uebench.results.labels import budget_label, dataset_label, epsilon_label, method_label
+from uebench.runner.evaluation import EMPTY_RULE
+from uebench.runner.store import read_json
 
 __all__ = ["budget_label", "epsilon_label", "method_label", "load_records", "render", "tables",
            "protocol_of", "device_kind", "admission_problems"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from uebench.core import Case, Dataset
+from uebench.contracts.core import Case, Dataset
 
 BRATS_LABEL_VALUES = (0, 1, 2, 4)
 

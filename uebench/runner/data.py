@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uebench import registry
-from uebench.core import Case, Dataset, Preset
-from uebench.store import StageCache, stable_hash
+from uebench.contracts import registry
+from uebench.contracts.core import Case, Dataset, Preset
+from uebench.runner.store import StageCache, stable_hash
 
 DATA_SEED = 0
 SPLIT_SEED = 42

@@ -1,12 +1,12 @@
-"""A sweep on a distributed engine: the stages of ``uebench.sweep.stage_graph`` as Ray tasks or
-as Slurm jobs (submitit), walked by ``uebench.sweep.drive`` exactly as the local executor walks
+"""A sweep on a distributed engine: the stages of ``uebench.grid.sweep.stage_graph`` as Ray tasks or
+as Slurm jobs (submitit), walked by ``uebench.grid.sweep.drive`` exactly as the local executor walks
 them.
 
 Stages, not whole runs, because a protection is shared by every victim of its method, budget and
 seed and a clean-trained victim by every method: on a cluster too each is computed once. Workers
 write into ``out`` (records and the content-addressed stage cache), so ``out`` must be a path
 every worker sees (a shared file system). Every write there is atomic (temp file + rename,
-``uebench.store``): no reader ever sees half a file, two writers of one file (two sweeps
+``uebench.runner.store``): no reader ever sees half a file, two writers of one file (two sweeps
 sharing ``out``) each put down a whole one, and a killed sweep restarted skips the recorded
 runs and the cached stages (its unfinished stage leaves at most a stray temp file).
 """
@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uebench.core import Preset
-from uebench.pipeline import RunSpec
-from uebench.presets import PRESETS
-from uebench.sweep import (
+from uebench.contracts.core import Preset
+from uebench.contracts.presets import PRESETS
+from uebench.grid.sweep import (
     Outcome,
     StageError,
     compute_stage,
@@ -34,6 +33,7 @@ from uebench.sweep import (
     prepare_data,
     stage_graph,
 )
+from uebench.runner.pipeline import RunSpec
 
 
 class ExecutorError(RuntimeError):

@@ -10,7 +10,7 @@ that victim and seed), the protected-trained victim, and the record assembled fr
 cached when it finishes and a run whose record is already in ``out/records`` is skipped, so an
 interrupted sweep picks up where it stopped. A method bounded in another norm than L-inf (such
 as OPS, L0) ignores eps and runs once, at the first eps. ``drive`` walks the stage graph on any
-engine that hands back futures: ``execute`` gives it local processes, ``uebench.executors`` a
+engine that hands back futures: ``execute`` gives it local processes, ``uebench.grid.executors`` a
 Ray cluster or Slurm.
 """
 
@@ -25,11 +25,11 @@ from typing import Any
 
 import torch
 
-from uebench import registry
-from uebench.core import Preset
+from uebench.contracts import registry
+from uebench.contracts.core import Preset
+from uebench.contracts.presets import PRESETS
 from uebench.defenses import canonical_defense
-from uebench.pipeline import Pipeline, RunSpec
-from uebench.presets import PRESETS
+from uebench.runner.pipeline import Pipeline, RunSpec
 
 
 def plan(methods: Iterable[str], victims: Iterable[str], epsilons: Iterable[float],

@@ -15,7 +15,7 @@ from monai.utils import convert_to_tensor
 from torch import nn
 from tqdm.auto import tqdm
 
-from uebench.core import BatchLoss, Preset
+from uebench.contracts.core import BatchLoss, Preset
 
 # Part of the victim cache key: bump when a change here changes what training produces.
 TRAINING_VERSION = "1"

@@ -22,7 +22,7 @@ from monai.inferers import sliding_window_inference
 from monai.metrics import DiceMetric, HausdorffDistanceMetric, SurfaceDiceMetric
 from torch import nn
 
-from uebench.core import Case, Dataset, Preset
+from uebench.contracts.core import Case, Dataset, Preset
 
 EMPTY_RULE = "nnU-Net: NaN when prediction and reference are both empty; FP on empty ref = 0"
 NSD_TOLERANCE_MM = 1.0  # surface Dice tolerance, the same for every class and region

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from uebench.curves import REFERENCE
 from uebench.defenses import NONE
+from uebench.results.curves import REFERENCE
 
 BREAKS_RULE = ("breaks: the protected-trained DSC under the defense reaches the clean-trained "
                "interval (mean >= its lower bound); neutralises: it reaches the interval of "

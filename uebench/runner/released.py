@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from uebench.core import Case, Method, Preset, RunContext
-from uebench.data import load_cases, resolve_dataset
-from uebench.store import StageCache, default_cache_root
+from uebench.contracts.core import Case, Method, Preset, RunContext
+from uebench.runner.data import load_cases, resolve_dataset
+from uebench.runner.store import StageCache, default_cache_root
 
 RELEASED = "released"
 

@@ -1,6 +1,6 @@
 """Conformance checks any protection method can run on itself (the method author's kit).
 
-    from uebench.testing import check_method
+    from uebench.contracts.conformance import check_method
     check_method("my-noise")          # raises AssertionError naming the broken rule,
                                       # prints one line saying what passed otherwise
 
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from uebench import registry
-from uebench.core import Case, Preset, RunContext
-from uebench.data import split_cases
+from uebench.contracts import registry
+from uebench.contracts.core import Case, Preset, RunContext
+from uebench.runner.data import split_cases
 
 CONFORMANCE_PRESET = Preset(name="conformance", volume_size=32, n_cases=5, epochs=1,
                             batch_size=2)

@@ -14,8 +14,8 @@ import torch
 from monai.networks.nets import UNet
 from torch import nn
 
-from uebench.core import Case, Preset
-from uebench.training import dice_ce_loss
+from uebench.contracts.core import Case, Preset
+from uebench.runner.training import dice_ce_loss
 
 FIT_RULE = (
     "schedule rule shared by every surrogate-based method: the method's outer iteration "

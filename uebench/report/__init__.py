@@ -1,0 +1,1 @@
+"""The report: figures and one static HTML page rendered from the records."""

@@ -1,0 +1,2 @@
+"""Records and what is read from them: labels, statistics, curves, boards and regression
+comparisons."""

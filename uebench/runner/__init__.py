@@ -1,0 +1,2 @@
+"""Running one spec: data, protection, victim training, evaluation, the stage cache and the
+record."""
