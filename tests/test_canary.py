@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.run_canary import BASELINE, GRID, THREADS, sweep_command
+from benchmarks.run_canary import (
+    BASELINE,
+    CROSS_CPU,
+    GRID,
+    THREADS,
+    baseline_for,
+    slug,
+    sweep_command,
+)
 from uebench.contracts.presets import get_preset
 from uebench.results.compare import Tolerances, compare, render, spec_key
 from uebench.results.labels import budget_label
@@ -19,8 +27,11 @@ from uebench.runner.pipeline import REFERENCE_MIN_CLASS_DSC, REFERENCE_MIN_FG_DS
 MAKEFILE = Path(__file__).parents[1] / "Makefile"
 
 
-def baseline_records() -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(BASELINE.glob("*.json"))]
+BASELINES = sorted(p for p in BASELINE.iterdir() if p.is_dir())
+
+
+def baseline_records(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
 def make_tolerances() -> Tolerances:
@@ -39,8 +50,9 @@ def test_preset_is_tiny_and_split():
     assert preset.split is not None and sum(preset.split) == preset.n_cases
 
 
-def test_baseline_holds_exactly_the_grid():
-    records = baseline_records()
+@pytest.mark.parametrize("folder", BASELINES, ids=lambda p: p.name)
+def test_baseline_holds_exactly_the_grid(folder):
+    records = baseline_records(folder)
     got = {(r["spec"]["method"], r["spec"]["victim"], budget_label(r), r["spec"]["seed"],
             r["spec"]["dataset"], r["spec"]["preset"]) for r in records}
     want = {(m, v, e, s, GRID["dataset"], GRID["preset"]) for m in GRID["methods"]
@@ -49,10 +61,11 @@ def test_baseline_holds_exactly_the_grid():
     assert len({spec_key(r) for r in records}) == len(records)
 
 
-def test_baseline_clean_trained_victim_is_meaningful():
+@pytest.mark.parametrize("folder", BASELINES, ids=lambda p: p.name)
+def test_baseline_clean_trained_victim_is_meaningful(folder):
     """The clean-trained reference clears the bar below which protection numbers mean
     nothing, and voxshield protects at the canary's budget (so a loss of efficacy shows)."""
-    records = {r["spec"]["method"]: r for r in baseline_records()}
+    records = {r["spec"]["method"]: r for r in baseline_records(folder)}
     for record in records.values():
         clean = record["efficacy"]["clean_trained"]
         assert record["efficacy"]["reference_warning"] is None
@@ -80,16 +93,19 @@ def write(folder: Path, records: list[dict]) -> Path:
     return folder
 
 
-def test_unchanged_baseline_passes(tmp_path):
-    result = compare(write(tmp_path / "new", baseline_records()), BASELINE, make_tolerances())
+@pytest.mark.parametrize("folder", BASELINES, ids=lambda p: p.name)
+def test_unchanged_baseline_passes(tmp_path, folder):
+    result = compare(write(tmp_path / "new", baseline_records(folder)), folder,
+                     make_tolerances())
     assert not result.regressions, render(result)
 
 
+@pytest.mark.parametrize("folder", BASELINES, ids=lambda p: p.name)
 @pytest.mark.parametrize("what", ["efficacy", "slowdown"])
-def test_make_canary_tolerances_still_catch_a_regression(tmp_path, what):
+def test_make_canary_tolerances_still_catch_a_regression(tmp_path, what, folder):
     """voxshield protecting no more than random-roi, or protecting twice as slowly on the same
     machine, fails the comparison ``make canary`` runs."""
-    records = copy.deepcopy(baseline_records())
+    records = copy.deepcopy(baseline_records(folder))
     by_method = {r["spec"]["method"]: r for r in records}
     voxshield = by_method["voxshield"]
     if what == "efficacy":
@@ -99,6 +115,37 @@ def test_make_canary_tolerances_still_catch_a_regression(tmp_path, what):
     else:
         voxshield["throughput"]["protect"]["wall_seconds"] *= 2
         check = "protect time / calibration"
-    result = compare(write(tmp_path / "new", records), BASELINE, make_tolerances())
+    result = compare(write(tmp_path / "new", records), folder, make_tolerances())
     assert [(c.spec.split(" /")[0], c.check) for c in result.regressions] == [
         ("voxshield", check)]
+
+
+def cross_cpu_tolerances() -> Tolerances:
+    options = dict(zip(CROSS_CPU[::2], CROSS_CPU[1::2]))
+    return Tolerances(dsc=float(options["--dsc-tolerance"]),
+                      time=float(options["--time-tolerance"]))
+
+
+def test_baselines_of_two_cpu_models_pass_each_other_at_cross_cpu_tolerances(tmp_path):
+    """The cross-CPU tolerances admit the measured spread between two CPU models' canaries
+    (which the same-CPU tolerances do not), and still catch voxshield losing its effect."""
+    first, second = BASELINES[:2]
+    new = write(tmp_path / "new", baseline_records(first))
+    assert compare(new, second, make_tolerances()).regressions
+    assert not compare(new, second, cross_cpu_tolerances()).regressions
+    records = copy.deepcopy(baseline_records(first))
+    by_method = {r["spec"]["method"]: r for r in records}
+    by_method["voxshield"]["efficacy"]["protected_trained"] = copy.deepcopy(
+        by_method["clean"]["efficacy"]["protected_trained"])
+    result = compare(write(tmp_path / "broken", records), second, cross_cpu_tolerances())
+    assert [c.spec.split(" /")[0] for c in result.regressions] == ["voxshield"]
+
+
+def test_baseline_is_chosen_by_cpu_model(tmp_path, monkeypatch):
+    monkeypatch.setattr("benchmarks.run_canary.BASELINE", tmp_path)
+    for model in ("Intel Xeon 8375C", "AMD EPYC"):
+        (tmp_path / slug(model)).mkdir()
+        (tmp_path / slug(model) / "r.json").write_text("{}")
+    assert slug("Intel(R) Xeon(R) 8375C") == "intel-r-xeon-r-8375c"
+    assert baseline_for("AMD EPYC") == (tmp_path / "amd-epyc", True)
+    assert baseline_for("Some Other CPU") == (tmp_path / "amd-epyc", False)

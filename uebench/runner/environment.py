@@ -52,6 +52,19 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), e.g. ``AMD EPYC``; the architecture where
+    the kernel does not say. Training on a CPU is bit-for-bit reproducible on one model only."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(device: torch.device,
                 plugins: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The record's ``environment`` section. ``plugins``: for each of the run's method, victim,
@@ -63,6 +76,7 @@ def environment(device: torch.device,
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in PACKAGES},
         "device": describe_device(device),
+        "cpu_model": cpu_model(),
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "plugins": dict(plugins or {}),
