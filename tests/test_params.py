@@ -45,6 +45,12 @@ def test_the_schema_comes_from_annotations_or_defaults():
     assert type_name(schema["mode"].type) == "one of 'hard', 'soft'"
     assert list(from_signature(Plugin, skip=("size",))) == ["sigma", "mode", "window", "name"]
     assert from_signature(object) == {}
+
+    class Unresolvable:
+        def __init__(self, count: Missing = 3) -> None:  # noqa: F821
+            """An annotation that names nothing importable: the default's type is used."""
+
+    assert from_signature(Unresolvable)["count"].type is int
     defaults = from_defaults({"lambda_z": 0.2, "roi": "hard", "amp": True, "data": None})
     assert [type_name(p.type) for p in defaults.values()] == ["float", "str", "bool",
                                                               "any value"]

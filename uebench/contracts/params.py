@@ -60,11 +60,15 @@ def from_defaults(defaults: Mapping[str, Any]) -> Schema:
 
 def from_signature(cls: type, skip: Iterable[str] = ()) -> Schema:
     """The keyword parameters of ``cls.__init__`` (those in ``skip`` left out): annotated
-    types, else the type of the default; ``{}`` for a class without its own ``__init__``."""
+    types, else the type of the default (also when an annotation does not resolve); ``{}``
+    for a class without its own ``__init__``."""
     init = cls.__init__
     if init is object.__init__:
         return {}
-    hints = typing.get_type_hints(init)
+    try:
+        hints = typing.get_type_hints(init)
+    except (NameError, TypeError):  # a plugin's annotation naming what it did not import
+        hints = {}
     schema = {}
     for name, p in list(inspect.signature(init).parameters.items())[1:]:
         if name in skip or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
