@@ -24,23 +24,9 @@ from torch import nn
 
 from uebench.contracts.core import Case, Preset, RunContext
 from uebench.contracts.registry import register_method
+from uebench.kit.adversarial import adversarial_delta, random_flip
 from uebench.kit.poisoning import Surrogate, pgd
 from uebench.methods.em import DEVIATIONS, ErrorMinimising
-
-
-def random_flip(image: torch.Tensor, label: torch.Tensor,
-                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same random flip (each spatial axis with p 0.5) of a batch and of its labels."""
-    dims = [d for d in range(2, image.ndim) if torch.rand((), generator=generator) < 0.5]
-    return (image.flip(dims), label.flip(dims)) if dims else (image, label)
-
-
-def adversarial_delta(model: nn.Module, loss_fn, image: torch.Tensor, label: torch.Tensor,
-                      radius: float, steps: int, generator: torch.Generator) -> torch.Tensor:
-    """Madry's PGD ascent on the loss within ``[-radius, radius]``, from a uniform start."""
-    start = (torch.rand(image.shape, generator=generator) * 2 - 1) * radius
-    return pgd(lambda d: loss_fn(model((image + d).clamp(0, 1)), label),
-               start.to(image.device), steps, 2.5 * radius / steps, radius, descend=False)
 
 
 @register_method("rem")

@@ -124,7 +124,7 @@ def test_ops_search_prefers_the_stable_deviation_and_perturbs_one_voxel_per_clas
 
 
 def test_rem_flip_moves_image_and_label_together_and_attack_stays_in_radius():
-    from uebench.methods.rem import adversarial_delta, random_flip
+    from uebench.kit.adversarial import adversarial_delta, random_flip
 
     image = torch.arange(8.0).view(1, 1, 2, 2, 2)
     flipped, label = random_flip(image, image.clone(), torch.Generator().manual_seed(3))

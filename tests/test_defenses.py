@@ -3,6 +3,9 @@ training is unchanged by the training-time hook. Tiny volumes (16^3) only."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,16 +15,13 @@ from monai.networks.nets import UNet
 from uebench.cli import main
 from uebench.contracts import registry
 from uebench.contracts.core import Preset
+from uebench.contracts.params import ParameterError
 from uebench.contracts.registry import UnknownNameError
-from uebench.defenses import (
-    AdversarialTraining,
-    DefenseChain,
-    JPEGCompression,
-    RandomAffine,
-    RandomGamma,
-    UEraser,
-    canonical_defense,
-)
+from uebench.defenses.adversarial import AdversarialTraining
+from uebench.defenses.augmentation import RandomGamma
+from uebench.defenses.quantisation import JPEGCompression
+from uebench.defenses.ueraser import UEraser
+from uebench.runner.defense_chain import DefenseChain, canonical_defense, defense_origins
 from uebench.runner.training import dice_ce_loss, train_segmenter
 
 S = 16
@@ -120,12 +120,12 @@ def test_gamma_keeps_unit_range_and_is_monotone():
         assert torch.all(torch.diff(out[i].flatten()[order]) >= -1e-6)
 
 
-@pytest.mark.parametrize("elastic", [False, True])
-def test_affine_moves_label_and_image_together(elastic):
+@pytest.mark.parametrize("name", ["affine", "affine-elastic"])
+def test_affine_moves_label_and_image_together(name):
     image, label = cube()
     x = torch.from_numpy(np.stack([image, image]))
     y = torch.from_numpy(np.stack([label, label])).long()[:, None]
-    affine = RandomAffine(prob=1.0, elastic=elastic)
+    affine = registry.defenses.get(name)(prob=1.0)
     affine.start(4)
     out, out_y = affine.augment(x, y)
     assert out.shape == x.shape and out_y.shape == y.shape and out_y.dtype == y.dtype
@@ -207,6 +207,65 @@ def test_combination_order_and_parsing():
     np.testing.assert_array_equal(chain.apply(image, label, None)[0], expected)
 
 
+def test_defense_parameters_have_one_canonical_spelling():
+    assert canonical_defense("gaussian:sigma=1") == "gaussian"  # the default is left out
+    assert canonical_defense("gaussian:sigma=1.0") == canonical_defense("gaussian")
+    assert canonical_defense("gaussian:sigma=2") == "gaussian:sigma=2.0"
+    spec = canonical_defense("affine:scale=[0.9, 1.1],prob=1+zlowpass:sigma=0.5")
+    assert spec == "zlowpass:sigma=0.5+affine:prob=1.0,scale=(0.9,1.1)"  # sorted, typed
+    assert canonical_defense(spec) == spec
+    assert canonical_defense(["adv-train:radius=8/255", "gamma"]) == (
+        "adv-train:radius=0.03137254901960784+gamma")
+    assert canonical_defense("adv-train:radius=4/255,steps=5") == "adv-train"
+    chain = DefenseChain(spec)
+    assert chain.data[0].sigma == 0.5 and chain.training[0].transform.prob == 1.0
+    with pytest.raises(ValueError, match="canonical"):
+        DefenseChain("zlowpass:sigma=0.5+affine:scale=(0.9,1.1),prob=1.0")
+    with pytest.raises(ValueError, match="more than once"):
+        canonical_defense("gaussian+gaussian:sigma=2")
+    assert defense_origins("gaussian:sigma=2.0") == {}  # built in: no entry-point origin
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("gaussian:sigma=oops", "parameter sigma expects float; got 'oops'"),
+    ("jpeg:quality=2.5", "parameter quality expects int"),
+    ("quantize:bits=True", "parameter bits expects int"),
+    ("gamma:gamma=(0.5,)", r"expects \(float, float\)"),
+    ("gaussian:sigm=2", "no parameter 'sigm'. Did you mean: sigma"),
+    ("affine:elastic=True", "no parameter 'elastic'"),  # affine-elastic is its own name
+    ("gaussian:sigma", "is not KEY=VALUE"),
+])
+def test_bad_defense_parameters_are_one_line_errors(spec, message):
+    with pytest.raises(ParameterError, match=message) as error:
+        canonical_defense(spec)
+    assert "\n" not in str(error.value)
+
+
+def test_parameters_change_what_a_defense_does():
+    from scipy.ndimage import gaussian_filter
+
+    image = np.random.default_rng(6).random((1, S, S, S)).astype(np.float32)
+    label = np.zeros((S, S, S), np.uint8)
+    wide = DefenseChain("gaussian:sigma=2.0").apply(image, label, None)[0]
+    np.testing.assert_allclose(wide, gaussian_filter(image, (0, 2, 2, 2)), atol=1e-7)
+    assert wide.std() < DefenseChain("gaussian").apply(image, label, None)[0].std()
+    binary = DefenseChain("quantize:bits=1").apply(image, label, None)[0]
+    assert set(np.unique(binary).tolist()) == {0.0, 1.0}
+    assert DefenseChain("jpeg:quality=90").data[0].quality == 90
+    assert DefenseChain("ueraser:repeats=2").training[0].repeats == 2
+    assert not DefenseChain("affine").training[0].elastic
+    assert DefenseChain("affine-elastic").training[0].elastic
+
+
+def test_every_committed_records_defense_keeps_its_spelling():
+    root = Path(__file__).resolve().parents[1] / "leaderboards"
+    records = [json.loads(path.read_text()) for path in root.glob("**/records/*.json")]
+    specs = {r["spec"]["defense"] for r in records if r.get("spec", {}).get("defense")}
+    assert {"none", "gaussian", "affine-elastic", "adv-train"} <= specs
+    for spec in specs:
+        assert canonical_defense(spec) == spec and DefenseChain(spec).spec == spec
+
+
 def test_training_defenses_chain_outermost_first():
     chain = DefenseChain("gamma+affine")
     calls = []
@@ -250,6 +309,19 @@ def test_cli_parses_repeated_defense_options(monkeypatch, tmp_path):
     assert seen["defense"] == "none"
     result = CliRunner().invoke(main, [*args, "--defense", "zlowpass", "--defense", "afine"])
     assert result.exit_code == 2 and "affine" in result.output and "afine" in result.output
+    CliRunner().invoke(main, [*args, "--defense", "affine:prob=1", "--defense", "zlowpass"])
+    assert seen["defense"] == "zlowpass+affine:prob=1.0"
+    result = CliRunner().invoke(main, [*args, "--defense", "gaussian:sigma=oops"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "defense 'gaussian' parameter sigma expects float; got 'oops'" in result.output
+    assert not tmp_path.joinpath("records").exists()
+
+
+def test_list_defenses_shows_their_parameters():
+    result = CliRunner().invoke(main, ["list", "defenses"])
+    assert result.exit_code == 0
+    assert "sigma: float = 1.0" in result.output
+    assert "scale: (float, float) = (0.85,1.25)" in result.output
 
 
 def test_pipeline_applies_data_defenses_and_hooks_training_ones(monkeypatch, tmp_path):

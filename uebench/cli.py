@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import math
 import os
 import shutil
@@ -15,7 +14,15 @@ import click
 from tabulate import tabulate
 
 from uebench.contracts import registry
-from uebench.contracts.presets import PRESETS
+from uebench.contracts.params import (
+    REQUIRED,
+    format_value,
+    from_signature,
+    method_schema,
+    parse_assignments,
+    type_name,
+)
+from uebench.contracts.presets import PRESETS, get_preset
 
 KINDS = {"methods": registry.methods, "victims": registry.victims,
          "datasets": registry.datasets, "defenses": registry.defenses}
@@ -34,16 +41,17 @@ def parse_epsilon(text: str) -> float:
 
 def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
     """``key=value`` pairs; values are Python literals when they parse, strings otherwise."""
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--param {item!r} is not KEY=VALUE")
-        try:
-            params[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            params[key] = value
-    return params
+    return parse_assignments("", None, items)
+
+
+def parse_method_params(method: str, preset: str, items: tuple[str, ...]) -> dict[str, Any]:
+    """``--param key=value`` pairs parsed and checked against METHOD's declared parameters
+    under PRESET (``uebench.contracts.params``): a bad name or value is a one-line error."""
+    from uebench.runner.released import RELEASED, ReleasedFolder
+
+    method_cls = ReleasedFolder if method == RELEASED else registry.methods.get(method)
+    schema = method_schema(method_cls, get_preset(preset))
+    return parse_assignments(f"method {method!r}", schema, items)
 
 
 class InputError(click.ClickException):
@@ -77,10 +85,11 @@ def main() -> None:
 @click.option("--victim", required=True, help="Victim network trained on the released data.")
 @click.option("--dataset", default="brats-mni", show_default=True,
               help="Dataset name, or decathlon:PATH for a local MSD/nnU-Net folder.")
-@click.option("--defense", multiple=True, metavar="NAME[+NAME...]",
-              help="Countermeasure against the protection (default none); repeat or join with "
-                   "'+' to combine (`--defense zlowpass --defense affine`): data defenses apply "
-                   "first, then training-time ones (see `uebench list defenses`).")
+@click.option("--defense", multiple=True, metavar="NAME[:KEY=VALUE,...][+...]",
+              help="Countermeasure against the protection (default none), with parameters "
+                   "after ':' (gaussian:sigma=1.5); repeat or join with '+' to combine "
+                   "(`--defense zlowpass --defense affine`): data defenses apply first, then "
+                   "training-time ones (see `uebench list defenses`).")
 @click.option("--epsilon", "--eps", type=EpsilonType(), default="4/255", show_default=True,
               help="L-inf budget; fractions such as 4/255 are accepted.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the method and victims.")
@@ -90,7 +99,8 @@ def main() -> None:
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when present), cpu, or cuda[:N].")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Method parameter override, repeatable (e.g. --param lambda_z=0.5).")
+              help="Method parameter override, repeatable (e.g. --param lambda_z=0.5), "
+                   "checked against the type of the method's default.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Folder for records (out/records) and the stage cache.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -106,7 +116,7 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
     both on the clean test split, and write a JSON record. With --train-data PROTECTED
     --test-data CLEAN, the protection is the released folder itself (pseudo-method
     `released`; --eps is the budget it is checked against)."""
-    from uebench.defenses import canonical_defense
+    from uebench.runner.defense_chain import canonical_defense
     from uebench.runner.pipeline import Pipeline, RunSpec, resolve
     from uebench.runner.released import RELEASED
 
@@ -125,7 +135,7 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
         spec = RunSpec(method=method, victim=victim, dataset=dataset,
                        defense=canonical_defense(defense),
                        epsilon=epsilon, seed=seed, preset=preset,
-                       method_params=parse_params(params))
+                       method_params=parse_method_params(method, preset, params))
         resolve(spec)
         pipeline = Pipeline(out, device=device, progress=not quiet)
     except (KeyError, ValueError) as error:
@@ -188,9 +198,9 @@ def summary(record: dict[str, Any]) -> str:
               help="Seed, repeatable.")
 @click.option("--dataset", default="brats-mni", show_default=True, help="Dataset name or spec.")
 @click.option("--defense", "defenses", multiple=True, default=("none",), show_default=True,
-              metavar="NAME[+NAME...]",
+              metavar="NAME[:KEY=VALUE,...][+...]",
               help="Defense, repeatable: each value is one more column of the grid; '+' "
-                   "combines defenses within one value (zlowpass+affine).")
+                   "combines defenses within one value (zlowpass+affine:prob=1.0).")
 @click.option("--preset", default="quick", show_default=True, help="Preset.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
@@ -289,6 +299,15 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
                          + "\n".join(f"{o.spec.run_id()}: {o.error}" for o in failed))
 
 
+def defense_parameters(cls: type) -> str | None:
+    """The line under a defense in ``uebench list``: its parameters, types and defaults, as
+    a spec sets them (``gaussian:sigma=1.5``); None for a defense without any."""
+    declared = [f"{p.name}: {type_name(p.type)}"
+                + ("" if p.default is REQUIRED else f" = {format_value(p.default)}")
+                for p in from_signature(cls).values()]
+    return f"  {'':<20} parameters: {', '.join(declared)}" if declared else None
+
+
 @main.command("list")
 @click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
 def list_plugins(kind):
@@ -306,6 +325,9 @@ def list_plugins(kind):
             plugin = KINDS[name].get(entry)
             doc = getattr(plugin, "summary", "") or (plugin.__doc__ or "").strip()
             click.echo(f"  {entry:<20} {doc.splitlines()[0] if doc else ''}")
+            line = defense_parameters(plugin) if name == "defenses" else None
+            if line:
+                click.echo(line)
         problems += KINDS[name].problems
     if problems:
         raise InputError("\n".join(problems))
@@ -496,7 +518,8 @@ def protect_command(method, data, out, epsilon, seed, preset, device, params, re
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"
     try:
-        settings = Settings(method, parse_params(params), epsilon, seed, preset, device)
+        settings = Settings(method, parse_method_params(method, preset, params), epsilon, seed,
+                            preset, device)
         manifest = protect(data, out, settings, resume=resume, progress=not quiet,
                            echo=click.echo)
     except ProtectError as error:

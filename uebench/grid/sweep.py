@@ -28,7 +28,7 @@ import torch
 from uebench.contracts import registry
 from uebench.contracts.core import Preset
 from uebench.contracts.presets import PRESETS
-from uebench.defenses import canonical_defense
+from uebench.runner.defense_chain import canonical_defense
 from uebench.runner.pipeline import Pipeline, RunSpec
 
 

@@ -36,9 +36,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from uebench.contracts.budget import Budget, L0Budget, LinfBudget, storage_scale
-from uebench.defenses import NONE
 from uebench.results.defense_board import BREAKS_RULE, defense_table
 from uebench.results.leaderboard import epsilon_label, load_records, method_label
+from uebench.runner.defense_chain import NONE
 from uebench.runner.store import StageCache, default_cache_root
 
 CONTROLS = ("random", "random-roi")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from uebench.defenses import NONE
 from uebench.results.curves import REFERENCE
+from uebench.runner.defense_chain import NONE
 
 BREAKS_RULE = ("breaks: the protected-trained DSC under the defense reaches the clean-trained "
                "interval (mean >= its lower bound); neutralises: it reaches the interval of "

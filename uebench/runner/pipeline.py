@@ -23,10 +23,11 @@ from tqdm.auto import tqdm
 from uebench.contracts import registry
 from uebench.contracts.budget import Budget
 from uebench.contracts.core import Case, Dataset, Method, Preset, RunContext
+from uebench.contracts.params import method_params
 from uebench.contracts.presets import get_preset
-from uebench.defenses import DefenseChain, defense_origins
 from uebench.runner import calibration
 from uebench.runner.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
+from uebench.runner.defense_chain import DefenseChain, defense_origins
 from uebench.runner.environment import environment
 from uebench.runner.evaluation import evaluate
 from uebench.runner.fidelity import fidelity, mean_fidelity
@@ -87,7 +88,8 @@ def resolve(spec: RunSpec) -> Resolved:
     defense = DefenseChain(spec.defense)  # "a+b": data defenses, then training-time ones
     dataset = resolve_dataset(spec.dataset)
     victim.check_size(preset.volume_size)
-    method = method_cls(spec.epsilon, preset, **spec.method_params)
+    method = method_cls(spec.epsilon, preset,
+                        **method_params(method_cls, preset, spec.method_params))
     return Resolved(dataset, preset, method, victim, defense)
 
 

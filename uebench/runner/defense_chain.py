@@ -1,0 +1,186 @@
+"""A run's defense: its spec string, its canonical form, and the chain that applies it.
+
+A spec is ``+``-joined defenses, each ``NAME`` or ``NAME:KEY=VALUE[,KEY=VALUE...]`` with the
+defense's ``__init__`` parameters (``gaussian:sigma=1.5+affine:prob=1.0,rotate_deg=10``;
+``uebench list defenses`` shows each one's). The canonical form (``canonical_defense``) is the
+run's ``RunSpec.defense`` and so part of its cache keys: data defenses first, then
+training-time ones, each group in the order given; parameters sorted, in their declared type's
+form, and dropped where they equal the default, so ``gaussian`` and ``gaussian:sigma=1.0`` are
+one run (and every parameterless spec reads as it always did). ``none`` is no defense.
+``DefenseChain`` builds and applies a canonical spec; ``TrainingDefense`` is the base of the
+training-time defenses (their seeding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from uebench.contracts import params, registry
+from uebench.contracts.core import BatchLoss, Defense
+
+NONE = "none"
+SEPARATOR = "+"
+PARAMETERS = ":"
+_OPEN, _CLOSE, _QUOTES = "([{", ")]}", "'\""
+
+
+def _split(text: str, separator: str, before_name: bool = False) -> list[str]:
+    """``text`` split at each ``separator`` outside brackets and quotes; with
+    ``before_name``, only where a name follows (so ``1e+3`` stays whole)."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in _QUOTES:
+            quote = char
+        elif char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth -= 1
+        elif (char == separator and depth == 0
+              and (not before_name or text[i + 1 :].lstrip()[:1].isalpha())):
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def defense_parts(defenses: str | Iterable[str]) -> list[str]:
+    """``"zlowpass+affine:prob=1.0"`` or ``["zlowpass", "affine:prob=1.0"]`` (as repeated
+    ``--defense`` gives) -> ``["zlowpass", "affine:prob=1.0"]``; blanks dropped."""
+    items = [defenses] if isinstance(defenses, str) else list(defenses)
+    return [part.strip() for item in items for part in _split(item, SEPARATOR, True)
+            if part.strip()]
+
+
+def parse_defense(part: str) -> tuple[type[Defense], dict[str, Any]]:
+    """One defense ``NAME[:KEY=VALUE,...]`` -> its class and its parameters, each parsed
+    against the type the class's ``__init__`` declares and checked (``params``); an unknown
+    name is an ``UnknownNameError`` naming the close matches."""
+    name, _, arguments = part.partition(PARAMETERS)
+    cls = registry.defenses.get(name.strip())
+    schema = params.from_signature(cls)
+    items = [item for item in _split(arguments, ",") if item.strip()]
+    owner = f"defense {cls.name!r}"
+    values = params.parse_assignments(owner, schema, items, option=f"defense {part!r}:")
+    return cls, params.checked(owner, schema, values)
+
+
+def defense_spec(cls: type[Defense], values: dict[str, Any]) -> str:
+    """The canonical spelling of one defense: its name, then the parameters that differ from
+    their defaults, sorted (``gaussian:sigma=1.5``)."""
+    schema = params.from_signature(cls)
+    changed = {name: value for name, value in sorted(values.items())
+               if value != params.normalise(schema[name].default, schema[name].type)}
+    if not changed:
+        return cls.name
+    return cls.name + PARAMETERS + ",".join(f"{name}={params.format_value(value)}"
+                                            for name, value in changed.items())
+
+
+def canonical_defense(defenses: str | Iterable[str]) -> str:
+    """The canonical spelling of a (combined) defense: every name and parameter checked, data
+    defenses first, then training-time ones, each group in the order given, joined by ``+``;
+    ``"none"`` for no defense."""
+    parts = defense_parts(defenses)
+    if not parts or parts == [NONE]:
+        return NONE
+    parsed = [parse_defense(part) for part in parts]
+    names = [cls.name for cls, _ in parsed]
+    if NONE in names:
+        raise ValueError(f"defense {NONE!r} cannot be combined with others: "
+                         f"{SEPARATOR.join(parts)!r}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"defense {', '.join(repeated)} given more than once")
+    for cls, _ in parsed:
+        if cls.kind not in ("data", "training"):
+            raise ValueError(f"defense {cls.name!r} has kind {cls.kind!r}; expected 'data' or "
+                             "'training'")
+    ordered = ([p for p in parsed if p[0].kind == "data"]
+               + [p for p in parsed if p[0].kind == "training"])
+    return SEPARATOR.join(defense_spec(cls, values) for cls, values in ordered)
+
+
+class TrainingDefense(Defense):
+    """Base of the training-time defenses; ``start(seed)`` seeds their own generators."""
+
+    kind = "training"
+    _generator: torch.Generator | None = None
+
+    def apply(self, image, label, rng):
+        raise TypeError(f"{self.name} is a training-time defense; it has no data transform")
+
+    def start(self, seed: int) -> None:
+        self._generator = torch.Generator().manual_seed(int(seed))
+        for transform in self._monai_transforms():
+            transform.set_random_state(seed=int(seed) % 2**32)
+
+    def _monai_transforms(self) -> list[Any]:
+        return []
+
+    @property
+    def generator(self) -> torch.Generator:
+        """This defense's torch generator (``start(0)`` when the run has not seeded it)."""
+        if self._generator is None:
+            self.start(0)
+        return self._generator
+
+
+class DefenseChain:
+    """A run's defenses, from a canonical string: ``apply`` runs the data defenses in order
+    on one volume; ``hook`` (None without training-time defenses) is the ``batch_loss`` of the
+    training-time ones, the first outermost (it sees the batch first and its ``loss_fn`` is
+    the next one's ``batch_loss``, the last one's is the victim's DiceCE)."""
+
+    def __init__(self, spec: str = NONE) -> None:
+        canonical = canonical_defense(spec)
+        if canonical != spec:
+            raise ValueError(f"defense {spec!r} is not in canonical form; write {canonical!r} "
+                             "(data defenses first, then training-time ones, joined by '+'; "
+                             "parameters sorted, defaults left out)")
+        self.spec = canonical
+        parts = [] if canonical == NONE else [cls(**values) for cls, values in
+                                              map(parse_defense, defense_parts(canonical))]
+        self.data: list[Defense] = [d for d in parts if d.kind == "data"]
+        self.training: list[Defense] = [d for d in parts if d not in self.data]
+
+    def apply(self, image: np.ndarray, label: np.ndarray,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        for defense in self.data:
+            image, label = defense.apply(image, label, rng)
+        return image, label
+
+    def start(self, seed: int) -> None:
+        """Seed every training-time defense, each from its own stream of ``seed``."""
+        for position, defense in enumerate(self.training):
+            state = np.random.SeedSequence([seed, 2, position]).generate_state(1)[0]
+            defense.start(int(state))
+
+    def batch_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   loss_fn: BatchLoss) -> torch.Tensor:
+        def step(position: int) -> BatchLoss:
+            if position == len(self.training):
+                return loss_fn
+            return lambda m, xb, yb: self.training[position].batch_loss(m, xb, yb,
+                                                                        step(position + 1))
+
+        return step(0)(model, x, y)
+
+    @property
+    def hook(self):
+        return self.batch_loss if self.training else None
+
+
+def defense_origins(spec: str) -> dict[str, dict[str, Any]]:
+    """``registry.origins`` for each defense of a (combined) canonical string: key
+    ``defense`` for a single one, ``defense:NAME`` for each part of a combination."""
+    names = [part.partition(PARAMETERS)[0] for part in defense_parts(spec)]
+    if len(names) <= 1:
+        return registry.origins(defense=names[0] if names else NONE)
+    found = {f"defense:{name}": registry.defenses.origin(name) for name in names}
+    return {key: origin for key, origin in found.items() if origin is not None}
