@@ -34,6 +34,7 @@ from uebench.kit.surrogates import (
     case_tensors,
     fit_rule_params,
     max_iterations,
+    surrogate_state,
 )
 
 DEVIATIONS = ("dense adaptation: voxel DiceCE, stop on surrogate train DSC; VoxShield-repo 3D "
@@ -73,6 +74,7 @@ class _ErrorMinimising(SurrogatePoison):
                                  "surrogate_train_dsc": dsc})
             if dsc >= p["fit_dsc"]:
                 break
+        self.fitted_surrogate = surrogate_state(surrogate.updates, dsc, p)
 
     def _train_surrogate(self, surrogate: Surrogate, images: torch.Tensor, labels: torch.Tensor,
                          generator: torch.Generator) -> torch.Tensor:

@@ -27,7 +27,13 @@ from tqdm.auto import tqdm
 from uebench.contracts.core import Case, Preset, RunContext
 from uebench.contracts.registry import register_method
 from uebench.kit.poisoning import SurrogatePoison, pgd
-from uebench.kit.surrogates import FIT_RULE, batches, fit_rule_params, max_iterations
+from uebench.kit.surrogates import (
+    FIT_RULE,
+    batches,
+    fit_rule_params,
+    max_iterations,
+    surrogate_state,
+)
 
 
 def target_map(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -76,6 +82,7 @@ class TargetedAdversarialPoisoning(SurrogatePoison):
                                  "surrogate_loss": loss.item(), "surrogate_train_dsc": dsc})
             if dsc >= p["fit_dsc"]:
                 break
+        self.fitted_surrogate = surrogate_state(surrogate.updates, dsc, p)
         self.deltas = torch.zeros_like(images)
         step = p["step_fraction"] * self.epsilon
         final = torch.zeros(len(images), device=ctx.device)

@@ -57,6 +57,7 @@ from uebench.kit.surrogates import (
     foreground_dice,
     max_iterations,
     parse_channels,
+    surrogate_state,
     to_memory_format,
     unet,
 )
@@ -212,6 +213,7 @@ class VoxShieldBase(Method):
             bar.set_postfix(dsc=f"{row['surrogate_train_dsc']:.2f}", z=f"{row['zdiv']:.2f}")
             if row["surrogate_train_dsc"] >= p["fit_dsc"]:
                 break
+        self.fitted_surrogate = surrogate_state(surrogate.updates, row["surrogate_train_dsc"], p)
 
     def _losses(self, surrogate: nn.Module, loss_fn: nn.Module, x: torch.Tensor,
                 y: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -232,6 +234,8 @@ class VoxShieldBase(Method):
     def describe(self) -> dict[str, Any]:
         described = super().describe()
         described["history"] = getattr(self, "history", [])
+        if hasattr(self, "fitted_surrogate"):  # after fit only: the unfitted form is a cache key
+            described["surrogate"] = self.fitted_surrogate
         return described
 
     def _setup(self, images, masks, ctx, generator) -> None:

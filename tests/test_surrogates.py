@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from uebench.kit.surrogates import foreground_dice
+from uebench.kit.surrogates import foreground_dice, surrogate_state
 
 
 def two_mask_dice(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -32,3 +32,13 @@ def test_foreground_dice_breaks_ties_as_argmax_and_scores_absent_classes_one():
     assert torch.equal(foreground_dice(logits, y), two_mask_dice(logits, y))
     perfect = torch.nn.functional.one_hot(y[:, 0], 4).movedim(-1, 1).float()
     assert foreground_dice(perfect, y).item() == 1.0
+
+
+
+def test_surrogate_state_says_whether_fit_dsc_was_reached():
+    params = {"fit_dsc": 0.9, "max_surrogate_updates": 120}
+    assert surrogate_state(40, 0.93, params)["reached_fit_dsc"] is True
+    assert surrogate_state(120, 0.25, params) == {
+        "updates": 120, "train_dsc": 0.25, "fit_dsc": 0.9, "max_updates": 120,
+        "reached_fit_dsc": False}
+    assert surrogate_state(0, None, params)["reached_fit_dsc"] is False

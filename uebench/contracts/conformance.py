@@ -58,6 +58,7 @@ def check_method(name: str, epsilon: float = 4 / 255, seed: int = 0,
     assert described["norm"] == budget.norm, (
         f"{name}: declares norm {described['norm']!r} but its budget is {budget.norm!r}")
     json.dumps(described)  # the record must be JSON
+    _check_surrogate_state(name, method, described)
     for case, delta in zip(train, deltas):
         assert delta.shape == case.image.shape, (
             f"{name}: delta shape {delta.shape} != image shape {case.image.shape}")
@@ -75,6 +76,24 @@ def check_method(name: str, epsilon: float = 4 / 255, seed: int = 0,
     if not quiet:
         print(passed)
     return passed
+
+
+def _check_surrogate_state(name: str, method: Any, described: dict[str, Any]) -> None:
+    """A method that logs a surrogate's train DSC says after fit what the surrogate became
+    (``surrogate``: updates, last train DSC, whether it reached ``fit_dsc``); its unfitted
+    description, part of the protection's cache key, does not."""
+    logged = [row["surrogate_train_dsc"] for row in described.get("history", [])
+              if "surrogate_train_dsc" in row]
+    if not logged:
+        return
+    unfitted = type(method)(method.epsilon, CONFORMANCE_PRESET, **method.params).describe()
+    assert "surrogate" not in unfitted, f"{name}: the unfitted describe() has 'surrogate'"
+    state = described.get("surrogate")
+    assert state is not None, f"{name}: logs a surrogate's DSC but describe() has no 'surrogate'"
+    assert state["train_dsc"] == logged[-1], f"{name}: surrogate train_dsc is not the last logged"
+    assert state["reached_fit_dsc"] == (logged[-1] >= method.params["fit_dsc"]), (
+        f"{name}: surrogate reached_fit_dsc disagrees with its last DSC")
+    assert state["updates"] >= 1, f"{name}: a fitted surrogate took no update"
 
 
 def _budget_label(budget: dict[str, Any]) -> str:

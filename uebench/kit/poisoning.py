@@ -75,4 +75,7 @@ class SurrogatePoison(Method):
         return self.deltas[index]
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "history": getattr(self, "history", [])}
+        described = {**super().describe(), "history": getattr(self, "history", [])}
+        if hasattr(self, "fitted_surrogate"):  # after fit only: the unfitted form is a cache key
+            described["surrogate"] = self.fitted_surrogate
+        return described

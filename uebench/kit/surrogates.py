@@ -31,6 +31,17 @@ def fit_rule_params(preset: Preset) -> dict[str, Any]:
     return {"fit_dsc": 0.9, "max_surrogate_updates": 1000 if preset.name == "paper" else 120}
 
 
+def surrogate_state(updates: int, train_dsc: float | None, params: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """What a method's surrogate became (the record's ``method.surrogate``): the updates it
+    took, its last train foreground DSC on the data it trained on, the rule's ``fit_dsc`` and
+    cap, and whether it reached ``fit_dsc`` (False: the cap stopped the fit below it, so the
+    method did not run as its authors define it)."""
+    return {"updates": updates, "train_dsc": train_dsc, "fit_dsc": params["fit_dsc"],
+            "max_updates": params["max_surrogate_updates"],
+            "reached_fit_dsc": train_dsc is not None and train_dsc >= params["fit_dsc"]}
+
+
 def max_iterations(updates_per_iteration: int, params: dict[str, Any]) -> int:
     """Outer iterations of ``updates_per_iteration`` surrogate updates the cap allows (>= 1)."""
     return max(1, math.ceil(params["max_surrogate_updates"] / updates_per_iteration))
@@ -110,9 +121,11 @@ class Surrogate:
                                           weight_decay=weight_decay)
         self.loss_fn = dice_ce_loss()
         self.amp = amp
+        self.updates = 0  # surrogate updates taken (the fit rule's cap counts these)
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One update on ``(x, y)``; the loss as a device tensor (no host sync)."""
+        self.updates += 1
         return surrogate_step(self.model, self.optimiser, self.loss_fn, x, y, self.amp)
 
     def train(self, images: torch.Tensor, labels: torch.Tensor, deltas: torch.Tensor | None,
