@@ -109,16 +109,20 @@ def _folder(data: str | Path) -> NiftiFolder:
         if not root.is_dir():
             raise ProtectError(f"{root}: not a folder")
         cls = layout_class(root, how="as LAYOUT:PATH")
-    if cls.intensity_map is NiftiFolder.intensity_map:
+    if not _writes_back(cls):
         raise ProtectError(f"protect cannot write {cls.layout} folders back: their reader's "
                            "normalisation is not an affine map per channel (the budget fit "
                            f"needs one); protectable layouts: {', '.join(_protectable())}")
     return cls(path)
 
 
+def _writes_back(cls: type[NiftiFolder]) -> bool:
+    """Whether the layout's reader declares its per-channel intensity maps."""
+    return cls.intensity_map is not NiftiFolder.intensity_map
+
+
 def _protectable() -> list[str]:
-    return [name for name, cls in folder_layouts().items()
-            if cls.intensity_map is not NiftiFolder.intensity_map]
+    return [name for name, cls in folder_layouts().items() if _writes_back(cls)]
 
 
 def _fit(method: Method, folder: NiftiFolder, ctx: RunContext) -> None:
