@@ -209,10 +209,11 @@ class CaseFiles:
 
 @dataclass
 class FolderLayout:
-    """A folder listed in one layout: its cases, the channels, label values and (where the
-    folder names them) class names it declares, the folder's own metadata files (copied by
-    ``uebench protect``; never the clean images), and every problem found while listing (each
-    line names a file)."""
+    """A folder listed in one layout (``kind``, as ``uebench dataset check`` names it:
+    ``decathlon (MSD)``): its cases, the channels, label values and (where the folder names
+    them) class names and title it declares, its own metadata files (copied by ``uebench
+    protect``; never image data), and every problem found while listing (each line names a
+    file)."""
 
     kind: str
     root: Path
