@@ -13,7 +13,8 @@ evaluation regions ET (4), TC (1+4), WT (1+2+4). Preprocessing as the reference
 z-scored inside the brain (the voxels where any modality is non-zero: BraTS is skull-stripped),
 clipped to +-5 and mapped to [0, 1] by ``(z + 5) / 10``, 0 outside the brain (the function
 ``brats-mni`` uses); then reoriented to RAS and resized to the preset's cube as
-``decathlon:PATH`` does.
+``decathlon:PATH`` does. ``uebench protect`` refuses BraTS trees: the brain mask of the z-score
+joins all four modalities, which its per-channel budget fit does not model.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from uebench.datasets.nifti import (
 MODALITIES = ("flair", "t1", "t1ce", "t2")  # the reference order (spec)
 BRATS_VALUES = (0, 1, 2, 4)
 SUFFIXES = (*MODALITIES, "seg")
-LOOKUP = np.zeros(max(BRATS_VALUES) + 1, np.uint8)
-LOOKUP[list(BRATS_VALUES)] = np.arange(len(BRATS_VALUES))  # 0, 1, 2, 4 -> 0, 1, 2, 3
 
 
 def _nifti_names(folder: Path) -> list[Path]:
@@ -68,8 +67,7 @@ def _find(folder: Path, suffix: str, layout: FolderLayout) -> Path | None:
 def discover(root: Path) -> FolderLayout:
     """List a BraTS training tree: case folders in ``root`` or in its grade sub-folders."""
     root = Path(root).resolve()
-    layout = FolderLayout("brats", root, MODALITIES, BRATS_VALUES,
-                          declared_in="BraTS")
+    layout = FolderLayout("brats", root, MODALITIES, BRATS_VALUES, declared_in="BraTS")
     folders = []
     for child in sorted(p for p in root.iterdir() if p.is_dir()):
         if _nifti_names(child):
@@ -98,11 +96,18 @@ class BratsFolder(NiftiFolder):
     """A BraTS 2019-2021 training tree (brats:PATH), flair/t1/t1ce/t2, regions ET/TC/WT."""
 
     version = "1"
-    kind = "brats"
+    layout = "brats"
     class_names = BratsMNI.class_names
     modalities = MODALITIES
     regions = BratsMNI.regions
-    lookup = LOOKUP
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """Case folders of ``*_flair`` / ``*_seg`` files in ``root`` or one level down."""
+        folders = [p for p in Path(root).iterdir() if p.is_dir()]
+        folders += [q for p in folders for q in p.iterdir() if q.is_dir()]
+        return any((strip_nifti(f.name) or "").lower().endswith(("_flair", "_seg"))
+                   for folder in folders for f in folder.iterdir())
 
     @classmethod
     def discover(cls, root: Path) -> FolderLayout:

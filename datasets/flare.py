@@ -12,7 +12,8 @@ kidney) and its other organs (5-12: aorta, IVC, adrenal glands, gallbladder, oes
 stomach, duodenum) become background; a value above 13 is refused. Preprocessing as the
 reference (../shared/spec/voxshield.md) and ``abdomen-phantom``: CT window centre 50, width
 400 HU mapped to [0, 1]; then reoriented to RAS and resized to the preset's cube as
-``decathlon:PATH`` does.
+``decathlon:PATH`` does. ``uebench protect`` writes a protected copy in the same layout (the
+window is one affine map per channel, :meth:`FlareFolder.intensity_map`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ import numpy as np
 import torch
 
 from uebench.contracts.registry import register_dataset
-from uebench.datasets.abdomen_phantom import AbdomenPhantom, window
-from uebench.datasets.nifti import CaseFiles, FolderLayout, NiftiFolder, relative, strip_nifti
+from uebench.datasets.abdomen_phantom import WINDOW_CENTRE, WINDOW_WIDTH, AbdomenPhantom, window
+from uebench.datasets.nifti import (
+    CaseFiles,
+    FolderLayout,
+    IntensityMap,
+    NiftiFolder,
+    relative,
+    strip_nifti,
+)
 
 IMAGE_FOLDERS = ("images", "imagesTr", "TrainingImg")
 LABEL_FOLDERS = ("labels", "labelsTr", "TrainingMask")
@@ -81,14 +89,29 @@ class FlareFolder(NiftiFolder):
     """A FLARE21/22 training folder (flare:PATH): CT, liver/kidney/spleen/pancreas."""
 
     version = "1"
-    kind = "flare"
+    layout = "flare"
     class_names = AbdomenPhantom.class_names
     modalities = AbdomenPhantom.modalities
-    lookup = LOOKUP
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """An images and a labels folder, and no dataset.json (with one, the folder is in
+        nnU-Net's layout: ``decathlon``)."""
+        root = Path(root)
+        return (_folder(root, IMAGE_FOLDERS) is not None
+                and _folder(root, LABEL_FOLDERS) is not None
+                and not (root / "dataset.json").is_file())
 
     @classmethod
     def discover(cls, root: Path) -> FolderLayout:
         return discover(root)
 
+    def label_lookup(self) -> np.ndarray:
+        return LOOKUP
+
     def normalise(self, image: torch.Tensor, entry: CaseFiles) -> np.ndarray:
         return window(image.numpy())
+
+    def intensity_map(self, channel: torch.Tensor, modality: str) -> IntensityMap:
+        """The CT window :meth:`normalise` applies, centre 50 / width 400 HU."""
+        return IntensityMap.window(WINDOW_CENTRE, WINDOW_WIDTH)

@@ -1,11 +1,13 @@
 """What the NIfTI folder datasets share (``decathlon:``, ``brats:``, ``flare:``) and what
-``uebench dataset check`` uses: one-line read errors naming the file, the resampling of a case
-to the preset's cube, and a base class for folders whose cases are listed by a layout.
+``uebench dataset check`` and ``uebench protect`` use: one-line read errors naming the file,
+the resampling of a case to the preset's cube, the per-channel intensity maps, and
+:class:`NiftiFolder`, the one base class every folder layout's dataset derives from.
 
-A folder's layout is listed once, into a :class:`FolderLayout` (cases, their files, declared
-labels, and every problem found while listing); the dataset classes refuse a folder with any
-listing problem, naming the first, and ``uebench dataset check`` reports all of them.
-"""
+A folder is listed once, by its layout's ``discover``, into a :class:`FolderLayout` (cases,
+their files, declared channels and labels, and every problem found while listing); the dataset
+refuses a folder with any listing problem, naming the first, and ``uebench dataset check``
+reports all of them. A new layout is one module (a registered :class:`NiftiFolder` subclass)
+plus its line in ``BUILTIN_MODULES``."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import nibabel as nib
 import numpy as np
@@ -142,6 +144,12 @@ class IntensityMap:
     nonzero_only: bool
 
     @classmethod
+    def window(cls, centre: float, width: float) -> IntensityMap:
+        """A CT window (``centre``, ``width`` in HU) mapped to [0, 1], as MONAI's
+        ``ScaleIntensityRange(centre - width / 2, centre + width / 2, 0, 1, clip=True)``."""
+        return cls(centre - width / 2, width, 0.0, 1.0, False)
+
+    @classmethod
     def zscore(cls, channel: torch.Tensor, clip: float = 5.0) -> IntensityMap:
         """z-score over the non-zero voxels of ``channel`` (population std; 1 when 0), as
         MONAI's ``NormalizeIntensity(nonzero=True)``, clipped to +-``clip``."""
@@ -201,8 +209,11 @@ class CaseFiles:
 
 @dataclass
 class FolderLayout:
-    """A folder listed in one layout: its cases, the channels and label values it declares,
-    and every problem found while listing (each line names a file)."""
+    """A folder listed in one layout (``kind``, as ``uebench dataset check`` names it:
+    ``decathlon (MSD)``): its cases, the channels, label values and (where the folder names
+    them) class names and title it declares, its own metadata files (copied by ``uebench
+    protect``; never image data), and every problem found while listing (each line names a
+    file)."""
 
     kind: str
     root: Path
@@ -211,43 +222,70 @@ class FolderLayout:
     cases: list[CaseFiles] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     declared_in: str = "the layout"
+    class_names: tuple[str, ...] = ()
+    title: str = ""
+    metadata: list[Path] = field(default_factory=list)
 
     def problem(self, path: Path, message: str) -> None:
         self.problems.append(f"{relative(path, self.root)}: {message}")
 
 
 class NiftiFolder(Dataset):
-    """Base of the datasets read from a folder layout (``brats:PATH``, ``flare:PATH``).
+    """Base of every dataset read from a local folder of NIfTI files (``decathlon:PATH``,
+    ``brats:PATH``, ``flare:PATH``): one subclass per layout.
 
-    Subclasses set ``kind``, list the folder in :meth:`discover`, normalise a reoriented image
-    in :meth:`normalise` and map raw label values with ``lookup``.
+    A subclass names its layout (``layout``), tells a folder in it (:meth:`detect`), lists it
+    (:meth:`discover`) and normalises a reoriented image (:meth:`normalise`); registering it
+    with ``@register_dataset`` is all ``uebench dataset check`` and ``uebench protect`` need
+    to find it. Raw label values map to 0..K through :meth:`label_lookup`.
     """
 
-    kind: str = ""
-    lookup: np.ndarray = np.zeros(1, np.uint8)
+    layout: ClassVar[str] = ""
 
     def __init__(self, path: str) -> None:
         self.root = Path(path).expanduser().resolve()
         if not self.root.is_dir():
             raise FolderError(f"{self.root}: not a folder")
-        self.layout = self.discover(self.root)
-        if self.layout.problems:
-            more = len(self.layout.problems) - 1
+        self.listing = self.discover(self.root)
+        if self.listing.problems:
+            more = len(self.listing.problems) - 1
             extra = (f" (and {more} more problem{'s' * (more > 1)}: run `uebench dataset check "
                      f"{self.root}`)") if more else ""
-            raise FolderError(f"{self.layout.problems[0]} in {self.root}{extra}")
-        self.entries = [case for case in self.layout.cases if case.complete]
+            raise FolderError(f"{self.listing.problems[0]} in {self.root}{extra}")
+        self.entries = [case for case in self.listing.cases if case.complete]
+        self.modalities = self.listing.modalities
+        self.class_names = self.listing.class_names or type(self).class_names
+        self.lookup = self.label_lookup()
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """Whether the folder ``root`` looks like this layout (for ``--layout auto``)."""
+        raise NotImplementedError
 
     @classmethod
     def discover(cls, root: Path) -> FolderLayout:
+        """List the folder ``root`` without stopping at the first problem."""
         raise NotImplementedError
 
     def normalise(self, image: torch.Tensor, entry: CaseFiles) -> Any:
         """The float ``[C, X, Y, Z]`` RAS image of ``entry`` mapped to [0, 1]."""
         raise NotImplementedError
 
+    def intensity_map(self, channel: torch.Tensor, modality: str) -> IntensityMap:
+        """The affine map :meth:`normalise` applies to one raw channel of one case, for layouts
+        whose normalisation is one per channel (``uebench protect`` writes a delta back to raw
+        units through it, and refuses the layouts that keep this NotImplementedError)."""
+        raise NotImplementedError
+
+    def label_lookup(self) -> np.ndarray:
+        """Raw label value -> class index: the declared values in increasing order -> 0..K."""
+        values = sorted(self.listing.label_values)
+        lookup = np.zeros(max(values) + 1, np.uint8)
+        lookup[values] = np.arange(len(values))
+        return lookup
+
     def label(self) -> str:
-        return f"{self.name}:{self.root.name}"
+        return f"{self.name}:{self.listing.title or self.root.name}"
 
     def identity(self) -> dict[str, Any]:
         return folder_identity(self, [p for e in self.entries for p in (*e.images, e.label)])
@@ -264,9 +302,9 @@ class NiftiFolder(Dataset):
         label = read_channels([entry.label], self.root)
         if image.shape[0] != len(self.modalities):
             raise FolderError(f"{entry.images[0]}: {image.shape[0]} channels, "
-                              f"{self.name} needs {len(self.modalities)}")
-        check_pair(image, label, entry.images[0], entry.label, self.layout.label_values,
-                   self.layout.declared_in, check_affine=True)
+                              f"{self.listing.declared_in} declares {len(self.modalities)}")
+        check_pair(image, label, entry.images[0], entry.label, self.listing.label_values,
+                   self.listing.declared_in, check_affine=True)
         image, label, spacing = to_cube(image, label, size,
                                         lambda x: self.normalise(x, entry), self.lookup)
         return Case(entry.id, image, label, spacing)

@@ -1,5 +1,9 @@
 """``brats:PATH`` and ``flare:PATH`` read from their official layouts, and
-``uebench dataset check`` on clean folders and on a folder with planted problems."""
+``uebench dataset check`` on clean folders and on a folder with planted problems, and a
+layout registered like any dataset found by the check, the reader and protect."""
+
+import json
+import re
 
 import nibabel as nib
 import numpy as np
@@ -17,7 +21,7 @@ from tests.layout_folders import (
 )
 from uebench.cli import main
 from uebench.contracts import registry
-from uebench.datasets.nifti import FolderError
+from uebench.datasets.nifti import CaseFiles, FolderError, FolderLayout, NiftiFolder
 from uebench.runner.data import resolve_dataset
 
 
@@ -235,3 +239,102 @@ def test_check_names_an_unknown_layout(tmp_path):
     (tmp_path / "x").mkdir()
     result = CliRunner().invoke(main, ["dataset", "check", str(tmp_path / "x")])
     assert result.exit_code == 2 and "cannot tell its layout" in result.output
+
+
+# --- layouts come from the registry ----------------------------------------------------------
+
+class FlatFolder(NiftiFolder):
+    """A throwaway layout, one file of its own: ``CASE_img.nii.gz`` beside ``CASE_seg.nii.gz``."""
+
+    name = "flat"
+    layout = "flat"
+    class_names = ("lesion",)
+
+    @classmethod
+    def detect(cls, root):
+        return any(root.glob("*_seg.nii.gz"))
+
+    @classmethod
+    def discover(cls, root):
+        layout = FolderLayout("flat", root, ("MRI",), (0, 1), declared_in="the flat layout")
+        for seg in sorted(root.glob("*_seg.nii.gz")):
+            case = seg.name[: -len("_seg.nii.gz")]
+            image = root / f"{case}_img.nii.gz"
+            if not image.is_file():
+                layout.problem(image, "missing")
+            layout.cases.append(CaseFiles(case, [image] * image.is_file(), seg, image.is_file()))
+        return layout
+
+    def normalise(self, image, entry):
+        return image / image.max()
+
+
+@pytest.fixture
+def flat_layout(monkeypatch):
+    """FlatFolder registered as the ``flat`` dataset for one test (as its one line would)."""
+    registry.datasets.names()  # the built-ins first
+    monkeypatch.setitem(registry.datasets._entries, "flat", FlatFolder)
+
+
+def flat_folder(root, n=3):
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    for i in range(n):
+        seg = np.zeros(SHAPE, np.uint8)
+        seg[5:12, 6:14, 4:9] = 1
+        image = (rng.normal(100, 10, SHAPE) + 200 * seg).astype(np.int16)
+        nib.save(nib.Nifti1Image(image, BRATS_AFFINE), root / f"c{i}_img.nii.gz")
+        nib.save(nib.Nifti1Image(seg, BRATS_AFFINE), root / f"c{i}_seg.nii.gz")
+    return root
+
+
+def test_a_registered_layout_is_checked_detected_and_read(tmp_path, tiny, flat_layout):
+    root = flat_folder(tmp_path / "flat")
+    result = CliRunner().invoke(main, ["dataset", "check", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "flat layout, 3 cases, 6 files, 1 channel(s) (MRI), labels {0-1}: ok" in result.output
+    assert CliRunner().invoke(main, ["dataset", "check", "--layout", "flat",
+                                     str(root)]).exit_code == 0
+    cases = resolve_dataset(f"flat:{root}").build(tiny, 0)
+    assert [c.id for c in cases] == ["c0", "c1", "c2"]
+    assert cases[0].image.shape == (1, 32, 32, 32) and set(np.unique(cases[0].label)) == {0, 1}
+    (root / "c1_img.nii.gz").unlink()
+    result = CliRunner().invoke(main, ["dataset", "check", str(root)])
+    assert result.exit_code == 2 and result.stdout.splitlines() == ["c1_img.nii.gz: missing"]
+    with pytest.raises(FolderError, match="c1_img.nii.gz: missing in "):
+        resolve_dataset(f"flat:{root}")
+    result = CliRunner().invoke(main, ["protect", "--method", "random", "--data", str(root),
+                                       "--out", str(tmp_path / "out"), "--preset", "tiny"])
+    assert result.exit_code == 2 and "cannot write flat folders back" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_or_ambiguous_layout_names_the_registered_ones(tmp_path, flat_layout,
+                                                                 monkeypatch):
+    root = flare_tree(tmp_path / "flare", n=1)
+    result = CliRunner().invoke(main, ["dataset", "check", "--layout", "nope", str(root)])
+    assert result.exit_code == 2
+    assert "unknown layout 'nope'; one of auto, brats, decathlon, flare, flat" in result.output
+    monkeypatch.setattr(FlatFolder, "detect", classmethod(lambda cls, root: True))
+    result = CliRunner().invoke(main, ["dataset", "check", str(root)])
+    assert result.exit_code == 2 and "more than one layout (flare, flat)" in result.output
+
+
+@pytest.mark.parametrize("damage,line", [
+    ("orphan", "imagesTr/ct_009_0000.nii.gz: no label (labelsTr/ct_009.nii.gz)"),
+    ("count", "dataset.json: numTraining is 5, the folder has 3 cases"),
+])
+def test_the_dataset_refuses_the_listing_problems_the_check_reports(tmp_path, damage, line):
+    """decathlon's listing is written once: what `dataset check` reports of it, the dataset
+    refuses, naming the same file."""
+    root = nnunet_folder(tmp_path / "nn", n=3)
+    if damage == "orphan":
+        (root / "imagesTr" / "ct_009_0000.nii.gz").write_bytes(
+            (root / "imagesTr" / "ct_000_0000.nii.gz").read_bytes())
+    else:
+        meta = json.loads((root / "dataset.json").read_text())
+        (root / "dataset.json").write_text(json.dumps({**meta, "numTraining": 5}))
+    result = CliRunner().invoke(main, ["dataset", "check", str(root)])
+    assert result.exit_code == 2 and result.stdout.splitlines() == [line]
+    with pytest.raises(FolderError, match=re.escape(f"{line} in {root}")):
+        resolve_dataset(f"decathlon:{root}")

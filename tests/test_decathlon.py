@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from tests.decathlon_folders import AFFINE, msd_folder, nnunet_folder
 from uebench.cli import main
-from uebench.datasets.decathlon import DecathlonError
+from uebench.datasets.nifti import FolderError
 from uebench.runner.data import resolve_dataset
 
 
@@ -60,7 +60,7 @@ def _break(root, what):
 def test_bad_folders_give_errors_naming_the_file(tmp_path, tiny, what, message):
     root = msd_folder(tmp_path / "bad")
     name = _break(root, what)
-    with pytest.raises(DecathlonError, match=message) as info:
+    with pytest.raises(FolderError, match=message) as info:
         resolve_dataset(f"decathlon:{root}").build(tiny, 0)
     assert name in str(info.value)
 
@@ -85,7 +85,7 @@ def test_unreadable_nifti_gives_one_line_naming_the_file(tmp_path, tiny, damage,
     content = target.read_bytes()
     target.write_bytes({"garbage": b"\x00garbage" * 50, "truncated": content[: len(content) // 2],
                         "empty": b""}[damage])
-    with pytest.raises(DecathlonError) as info:
+    with pytest.raises(FolderError) as info:
         resolve_dataset(f"decathlon:{root}").build(tiny, 0)
     message = str(info.value)
     assert isinstance(info.value, ValueError)
@@ -106,7 +106,7 @@ def test_cli_reports_unreadable_nifti_in_one_line(tmp_path):
 
 
 def test_missing_dataset_json(tmp_path):
-    with pytest.raises(DecathlonError, match="dataset.json"):
+    with pytest.raises(FolderError, match="dataset.json"):
         resolve_dataset(f"decathlon:{tmp_path}")
 
 

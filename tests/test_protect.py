@@ -16,21 +16,16 @@ from scipy.ndimage import binary_dilation
 
 from tests.conftest import TINY
 from tests.decathlon_folders import msd_folder, nnunet_folder
+from tests.layout_folders import brats_tree, flare_tree
 from uebench.cli import main
 from uebench.contracts.presets import PRESETS
-from uebench.custodian.protect import (
-    ERASE_FRACTION,
-    MANIFEST,
-    PARTIAL,
-    TOLERANCE,
-    NiftiFile,
-    ProtectError,
-    _check_budget,
-    protect_channel,
-    to_file_grid,
-)
+from uebench.custodian.budget_fit import ERASE_FRACTION, TOLERANCE, check_budget, protect_channel
+from uebench.custodian.errors import ProtectError
+from uebench.custodian.manifest import MANIFEST, PARTIAL
+from uebench.custodian.nifti_io import NiftiFile, to_file_grid
 from uebench.datasets.decathlon import DecathlonFolder
-from uebench.datasets.nifti import RAS_LABELS, IntensityMap, read_channels
+from uebench.datasets.nifti import RAS_LABELS, IntensityMap, NiftiFolder, read_channels
+from uebench.runner.data import resolve_dataset
 
 EPS = 4 / 255
 
@@ -46,7 +41,7 @@ def files(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def effective_eps(clean: Path, protected: Path, folder: DecathlonFolder) -> float:
+def effective_eps(clean: Path, protected: Path, folder: NiftiFolder) -> float:
     """max |protected_norm - clean_norm| over one image file, each normalised with the
     reader's map for its own data (independent of uebench.custodian.protect)."""
     a = read_channels([clean], clean.parent).float()
@@ -203,11 +198,11 @@ def test_a_file_over_the_budget_is_refused():
     row = {"effective_eps": EPS * 1.01, "intended_eps": EPS, "dtype": "int16",
            "storage_step": 0.001}
     with pytest.raises(ProtectError, match="x.nii.gz: the written file breaks the budget"):
-        _check_budget("x.nii.gz", row, EPS)
+        check_budget("x.nii.gz", row, EPS)
     row = {**row, "effective_eps": EPS * (ERASE_FRACTION - 0.01)}
     with pytest.raises(ProtectError, match="erases"):
-        _check_budget("x.nii.gz", row, EPS)
-    _check_budget("x.nii.gz", {**row, "effective_eps": EPS}, EPS)
+        check_budget("x.nii.gz", row, EPS)
+    check_budget("x.nii.gz", {**row, "effective_eps": EPS}, EPS)
 
 
 OBLIQUE = np.array([[0.0, -1.5, 0.0, 10.0],  # file axes permuted and flipped against RAS
@@ -256,7 +251,7 @@ def test_the_reader_applies_its_intensity_maps_bit_for_bit(tmp_path):
     """The maps the reader exposes are the MONAI transforms it always used, bit for bit."""
     for build, name in ((msd_folder, "msd"), (nnunet_folder, "nn")):
         folder = DecathlonFolder(str(build(tmp_path / name, n=3)))
-        image = read_channels(folder.entries[0]["image"], folder.root).float()
+        image = read_channels(folder.entries[0].images, folder.root).float()
         expected = []
         for c, modality in enumerate(folder.modalities):
             channel = image[c : c + 1].clone()  # NormalizeIntensity works in place
@@ -265,7 +260,7 @@ def test_the_reader_applies_its_intensity_maps_bit_for_bit(tmp_path):
             else:
                 z = NormalizeIntensity(nonzero=True)(channel)
                 expected.append(torch.where(channel != 0, (z.clamp(-5, 5) + 5) / 10, 0.0))
-        assert torch.equal(torch.as_tensor(folder._normalise(image.clone())),
+        assert torch.equal(torch.as_tensor(folder.normalise(image.clone(), folder.entries[0])),
                            torch.as_tensor(torch.cat(expected)))
         maps = folder.intensity_maps(image)
         assert maps[0].scale == pytest.approx(1 / 400 if name == "nn"
@@ -292,3 +287,44 @@ def test_a_z_scored_channel_is_shrunk_until_renormalised_within_budget(tmp_path)
     b = read_channels([tmp_path / "y.nii.gz"], tmp_path)[0].float()
     moved = (IntensityMap.zscore(b).apply(b) - IntensityMap.zscore(a).apply(a)).abs().max()
     assert float(moved) == pytest.approx(result.simulated, rel=1e-5)
+
+
+def test_a_flare_folder_is_protected_in_its_own_layout(tmp_path):
+    """Any registered layout whose reader maps each channel affinely is protected the same
+    way: FLARE's images/ and labels/, CT in whole HU within the budget (floor(eps * 400) = 12
+    HU at 8/255), labels byte-identical."""
+    data = flare_tree(tmp_path / "data", n=3)
+    out = tmp_path / "out"
+    result = protect(data, out, "--method", "random", "--eps", "8/255")
+    assert result.exit_code == 0, result.output
+    before, after = files(data), files(out)
+    assert set(after) == set(before) | {MANIFEST}
+    assert json.loads((out / MANIFEST).read_text())["layout"] == "flare"
+    folder = resolve_dataset(f"flare:{data}")
+    for name in before:
+        if name.startswith("labels/"):
+            assert after[name] == before[name]
+            continue
+        clean, written = nib.load(data / name), nib.load(out / name)
+        assert written.header.binaryblock == clean.header.binaryblock
+        change = (np.asanyarray(written.dataobj).astype(np.int32)
+                  - np.asanyarray(clean.dataobj).astype(np.int32))
+        assert 1 <= np.abs(change).max() <= np.floor(8 / 255 * 400)
+        assert 0 < effective_eps(data / name, out / name, folder) <= 8 / 255 * (1 + TOLERANCE)
+
+
+def test_a_layout_without_per_channel_maps_is_refused_before_writing(tmp_path):
+    """BraTS z-scores inside the brain of all four modalities: no per-channel affine map for
+    the budget fit, so protect refuses it and writes nothing."""
+    result = protect(brats_tree(tmp_path / "data", n=3), tmp_path / "out", "--method", "random")
+    assert result.exit_code == 2
+    assert "cannot write brats folders back" in result.output
+    assert "protectable layouts: decathlon, flare" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_flare_reader_applies_its_intensity_map_bit_for_bit(tmp_path):
+    folder = resolve_dataset(f"flare:{flare_tree(tmp_path / 'flare', n=1)}")
+    image = read_channels(folder.entries[0].images, folder.root).float()
+    assert torch.equal(torch.as_tensor(folder.normalise(image, folder.entries[0])),
+                       folder.intensity_map(image[0], "CT").apply(image))

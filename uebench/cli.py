@@ -460,20 +460,20 @@ def compare_command(new, baseline, dsc_tolerance, psnr_tolerance, time_tolerance
 
 @main.group("dataset")
 def dataset_group():
-    """Inspect local dataset folders (decathlon/MSD, nnU-Net v2, BraTS, FLARE)."""
+    """Inspect local dataset folders in any registered folder layout."""
 
 
 @dataset_group.command("check")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--layout", type=click.Choice(["auto", "decathlon", "brats", "flare"]),
-              default="auto", show_default=True,
-              help="The folder's layout (decathlon covers MSD and nnU-Net v2).")
+@click.option("--layout", default="auto", show_default=True, metavar="LAYOUT",
+              help="The folder's layout: auto (detected), or the name of a registered folder "
+                   "dataset (`uebench list datasets`; decathlon covers MSD and nnU-Net v2).")
 def dataset_check_command(path, layout):
     """Verify every file of the dataset folder at PATH, as nnU-Net's integrity check: every
     file present and readable, image/label shapes and affines equal, label values declared,
     no NaN/Inf, channel counts as declared. Prints every problem, one line each naming the
     file, and exits 2 when there is any; otherwise one summary line."""
-    from uebench.datasets.folder_check import check_folder
+    from uebench.custodian.folder_check import check_folder
     from uebench.datasets.nifti import FolderError
 
     try:
@@ -490,8 +490,8 @@ def dataset_check_command(path, layout):
 @main.command("protect")
 @click.option("--method", required=True, help="Protection method (see `uebench list methods`).")
 @click.option("--data", required=True, metavar="PATH",
-              help="The dataset folder to protect (decathlon/MSD or nnU-Net v2; also "
-                   "decathlon:PATH). Never written to.")
+              help="The dataset folder to protect, its layout detected (or LAYOUT:PATH, "
+                   "e.g. decathlon:PATH for MSD and nnU-Net v2). Never written to.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Where the protected copy goes: empty or new, outside PATH.")
 @click.option("--epsilon", "--eps", type=EpsilonType(), default="4/255", show_default=True,
@@ -513,7 +513,8 @@ def protect_command(method, data, out, epsilon, seed, preset, device, params, re
     written file is read back and its budget verified in the normalised space, and
     OUT/uebench-protect.json records settings, sha256s and the effective eps per file.
     Exits 2, naming the file, when the storage breaks or erases the perturbation."""
-    from uebench.custodian.protect import ProtectError, Settings, protect
+    from uebench.custodian.errors import ProtectError
+    from uebench.custodian.protect import Settings, protect
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"

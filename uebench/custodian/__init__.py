@@ -1,2 +1,3 @@
-"""The data custodian's tools: protecting a NIfTI folder in place of its files, exporting a
-dataset."""
+"""The data custodian's tools: checking a dataset folder (``folder_check``), protecting it
+into a copy in the same layout (``protect``, with ``nifti_io``, ``budget_fit`` and
+``manifest``), exporting a dataset as a decathlon folder (``export``)."""
