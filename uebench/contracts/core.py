@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from uebench.contracts.budget import Budget, LinfBudget
+from uebench.contracts.params import check, from_defaults
 
 
 @dataclass
@@ -79,12 +80,7 @@ class Method:
 
     def __init__(self, epsilon: float, preset: Preset, **overrides: Any) -> None:
         defaults = self.default_params(preset)
-        unknown = sorted(set(overrides) - set(defaults))
-        if unknown:
-            raise ValueError(
-                f"method {self.name!r} has no parameter(s) {', '.join(unknown)}; "
-                f"it takes: {', '.join(sorted(defaults)) or 'none'}"
-            )
+        check(f"method {self.name!r}", from_defaults(defaults), overrides)
         self.epsilon = float(epsilon)
         self.preset = preset
         self.params: dict[str, Any] = {**defaults, **overrides}
