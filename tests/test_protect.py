@@ -14,10 +14,8 @@ from click.testing import CliRunner
 from monai.transforms import NormalizeIntensity, Orientation, ScaleIntensityRange
 from scipy.ndimage import binary_dilation
 
-from tests.conftest import TINY
 from tests.decathlon_folders import msd_folder, nnunet_folder
 from uebench.cli import main
-from uebench.contracts.presets import PRESETS
 from uebench.custodian.protect import (
     ERASE_FRACTION,
     MANIFEST,
@@ -67,7 +65,6 @@ def msd_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("msd")
     data = msd_folder(base / "data", n=3)
     with pytest.MonkeyPatch.context() as patch:  # the autouse fixtures are per test
-        patch.setitem(PRESETS, "tiny", TINY)
         patch.setenv("UEBENCH_CACHE", str(base / "cache"))
         result = protect(data, base / "out", "--method", "random-roi")
     assert result.exit_code == 0, result.output
