@@ -85,12 +85,13 @@ class Registry(Generic[T]):
         """Register ``obj`` as ``name``; False (reported) when another object has the name.
         Registering the same object, or an equal one, again changes nothing."""
         existing = self._entries.get(name)
-        if existing is not None and existing is not obj and existing != obj:
+        if existing is None:
+            self._entries[name] = obj
+        elif existing is not obj and existing != obj:
             self._report(f"{self.kind} {name!r} is registered twice: by "
                          f"{self._where(existing)} (kept) and by {self._where(obj)}"
                          f"{self._from()} (ignored)")
             return False
-        self._entries[name] = obj
         return True
 
     def snapshot(self) -> dict[str, T]:
