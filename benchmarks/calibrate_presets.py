@@ -1,7 +1,7 @@
 """Calibrates the candidates for a ``gpu`` preset (one GPU, minutes per run) on a GPU.
 
 The way ``quick`` was calibrated: the CLEAN-trained victims' DSC on brats-mni first. Each
-candidate (``CANDIDATES``) is registered in ``uebench.contracts.presets.PRESETS`` at runtime, then
+candidate (``CANDIDATES``) is registered in the preset registry at runtime, then
 the ``clean`` method runs on each victim (default unet and swinunetr) for seeds 0..N-1, seed
 by seed (every candidate and victim at seed 0 lands before any seed 1), through
 ``uebench.grid.sweep.execute`` in a child process stopped at ``--deadline`` seconds after the
@@ -43,8 +43,8 @@ import torch
 from tabulate import tabulate
 
 from benchmarks.gpu_check import Utilisation, run_phase
+from uebench.contracts import registry
 from uebench.contracts.core import Preset
-from uebench.contracts.presets import PRESETS
 from uebench.grid.sweep import Outcome, execute, pending
 from uebench.runner.pipeline import (
     REFERENCE_MIN_CLASS_DSC,
@@ -106,9 +106,10 @@ def candidates(names: list[str] | None = None, size: int | None = None,
 
 
 def register(presets: list[Preset]) -> None:
-    """Make ``presets`` known by name in this process (``execute`` hands ``PRESETS`` to its
-    workers); the committed ``PRESETS`` dict is left as it is."""
-    PRESETS.update({p.name: p for p in presets})
+    """Make ``presets`` known by name in this process (``execute`` hands the registry's
+    presets to its workers); the committed presets are left as they are."""
+    for preset in presets:
+        registry.register_preset(preset)
 
 
 def calibration_specs(presets: list[Preset], victims: list[str], seeds: int,

@@ -8,16 +8,15 @@ import tarfile
 import pytest
 
 from benchmarks.calibrate_presets import CANDIDATES, main
-from uebench.contracts.presets import PRESETS
+from uebench.contracts import registry
 
 
 @pytest.fixture
 def presets_restored():
     """The presets as they were before the test: the script registers its candidates."""
-    saved = dict(PRESETS)
+    saved = registry.presets.snapshot()
     yield
-    PRESETS.clear()
-    PRESETS.update(saved)
+    registry.presets.restore(saved)
 
 
 @pytest.mark.slow
@@ -33,7 +32,8 @@ def test_calibration_writes_the_summary_then_resumes_without_running(tmp_path, m
     assert first["runs"] == {"planned": 1, "recorded_before": 0, "landed_now": 1}
     assert first["sweep"]["returncode"] == 0
     name = "gpu-96-size32-epochs1-split2.1.2"
-    assert PRESETS[name].volume_size == 32 and "gpu-96" not in PRESETS
+    assert registry.presets.get(name).volume_size == 32
+    assert "gpu-96" not in registry.presets.names()
     candidate = first["candidates"][name]
     assert candidate["preset"]["victim_scale"] == CANDIDATES[0].victim_scale == "reference"
     unet = candidate["victims"]["unet"]

@@ -8,12 +8,11 @@ read-back verification).
 Sizes are tiny (32^3; SwinUNETR at 64 x 32 x 32, the smallest it takes) and every benchmark
 runs with one torch thread, as a 2-worker sweep does on 2 cores. ``make bench`` times with
 ``time.process_time`` (CPU seconds of this process: on a machine shared with other work, wall
-time swings by +-40 % between two runs of unchanged code). When benchmarks are enabled, each
-round is preceded by one pass of the calibration workload (``uebench.runner.calibration``) timed
-with
-the same clock and kept in the benchmark's ``extra_info``; ``uebench.results.bench_compare`` divides
-by it. With benchmarks disabled (the test suite's default) each body runs once, as a smoke
-test, and nothing is calibrated.
+time swings by +-40 % between two runs of unchanged code). Each round is preceded by one pass
+of the calibration workload (``uebench.runner.calibration``) timed with the same clock and kept
+in the benchmark's ``extra_info``; ``uebench.results.bench_compare`` divides by it. These are
+timings, not tests: the module is collected only with ``--benchmark-enable``
+(``benchmarks/conftest.py``), so the test suite neither counts nor runs them.
 
     make bench   # runs these into .benchmarks/hot_paths.json and compares with
                  # benchmarks/baseline/hot_paths.json (python -m benchmarks.compare_hot_paths)
@@ -85,11 +84,8 @@ def timed(benchmark, group: str, fn, *args, rounds: int = ROUNDS) -> None:
     preceded by one pass of the calibration workload timed with the benchmark's own clock
     (``--benchmark-timer``), its times in ``extra_info["calibration_round_seconds"]`` and
     their median in ``calibration_seconds``. Interleaved, the calibration sees the load the
-    benchmark sees. Disabled: one plain call."""
+    benchmark sees."""
     benchmark.group = group
-    if benchmark.disabled:
-        benchmark(fn, *args)
-        return
     fn(*args)  # warm-up (allocator, oneDNN primitives) outside the rounds
     probe = CalibrationProbe(getattr(benchmark, "_timer", time.perf_counter))  # same clock
     benchmark.pedantic(fn, args=args, setup=probe.once, rounds=rounds)

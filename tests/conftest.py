@@ -1,20 +1,21 @@
-"""Shared fixtures: a tiny preset, an isolated cache, and small datasets."""
+"""Shared fixtures: a tiny preset (registered for every test), an isolated cache, and small
+datasets."""
 
 from __future__ import annotations
 
 import pytest
 
 from uebench.contracts.core import Preset
-from uebench.contracts.presets import PRESETS
+from uebench.contracts.registry import register_preset
 
-TINY = Preset(name="tiny", volume_size=32, n_cases=6, epochs=2, batch_size=2, lr=2e-3)
+TINY = register_preset(Preset(name="tiny", volume_size=32, n_cases=6, epochs=2, batch_size=2,
+                              lr=2e-3))
 
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """Every test gets its own dataset cache and the ``tiny`` preset."""
+    """Every test gets its own dataset cache."""
     monkeypatch.setenv("UEBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(PRESETS, "tiny", TINY)
     return tmp_path / "cache"
 
 

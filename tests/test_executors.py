@@ -17,9 +17,13 @@ from click.testing import CliRunner
 
 from uebench.cli import main
 from uebench.contracts.conformance import CONFORMANCE_PRESET
-from uebench.contracts.presets import PRESETS
+from uebench.contracts.registry import register_preset
 from uebench.grid.executors import ExecutorError, execute_slurm, ray_slots
 from uebench.grid.sweep import execute, plan
+
+# Registered in this process only: the workers (spawned processes, Ray, submitit) get it from
+# the driver's registry.
+register_preset(CONFORMANCE_PRESET)
 
 GRID = ["--method", "clean", "--method", "random", "--method", "random-roi", "--victim", "unet",
         "--eps", "8/255", "--dataset", "spheres", "--preset", "conformance", "--device", "cpu",
@@ -29,9 +33,9 @@ GRID = ["--method", "clean", "--method", "random", "--method", "random-roi", "--
 SWEEP_PROCESS = """
 import sys
 from uebench.cli import main
-from uebench.contracts.presets import PRESETS
 from uebench.contracts.conformance import CONFORMANCE_PRESET
-PRESETS["conformance"] = CONFORMANCE_PRESET
+from uebench.contracts.registry import register_preset
+register_preset(CONFORMANCE_PRESET)
 main(sys.argv[1:])
 """
 
@@ -49,11 +53,6 @@ def numbers(out):
                           r["fidelity"]["l2"]) for r in records}
 
 
-@pytest.fixture(autouse=True)
-def conformance_preset(monkeypatch):
-    monkeypatch.setitem(PRESETS, "conformance", CONFORMANCE_PRESET)
-
-
 @pytest.fixture(scope="module")
 def ray_cluster():
     """One small local cluster for the module (starting one takes ~10 s)."""
@@ -69,7 +68,6 @@ def local_numbers(tmp_path_factory):
     threads = torch.get_num_threads()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("UEBENCH_CACHE", str(root / "cache"))
-        patch.setitem(PRESETS, "conformance", CONFORMANCE_PRESET)
         torch.set_num_threads(1)
         try:
             outcomes = execute(grid_specs(), root / "runs", "cpu")

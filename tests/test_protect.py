@@ -14,11 +14,9 @@ from click.testing import CliRunner
 from monai.transforms import NormalizeIntensity, Orientation, ScaleIntensityRange
 from scipy.ndimage import binary_dilation
 
-from tests.conftest import TINY
 from tests.decathlon_folders import msd_folder, nnunet_folder
 from tests.layout_folders import brats_tree, flare_tree
 from uebench.cli import main
-from uebench.contracts.presets import PRESETS
 from uebench.custodian.budget_fit import ERASE_FRACTION, TOLERANCE, check_budget, protect_channel
 from uebench.custodian.errors import ProtectError
 from uebench.custodian.manifest import MANIFEST, PARTIAL
@@ -62,7 +60,6 @@ def msd_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("msd")
     data = msd_folder(base / "data", n=3)
     with pytest.MonkeyPatch.context() as patch:  # the autouse fixtures are per test
-        patch.setitem(PRESETS, "tiny", TINY)
         patch.setenv("UEBENCH_CACHE", str(base / "cache"))
         result = protect(data, base / "out", "--method", "random-roi")
     assert result.exit_code == 0, result.output

@@ -15,7 +15,8 @@ from uebench.cli import main
 from uebench.contracts.budget import storage_scale
 from uebench.report.build import example_figure, pick_example, z_spectrum
 from uebench.runner.data import fingerprint, load_cases, split_cases
-from uebench.runner.pipeline import RunSpec, protection_key, resolve
+from uebench.runner.pipeline import RunSpec, resolve
+from uebench.runner.stages import protection_key
 from uebench.runner.store import StageCache, default_cache_root
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,10 +1,17 @@
-"""The sweep: the grid it plans, and a resumed sweep that redoes nothing."""
+"""The sweep: the grid it plans, the identity of its stages (one definition with the
+pipeline's cache keys, whose values are pinned), and a resumed sweep that redoes nothing."""
 
+from dataclasses import fields, replace
+
+import pytest
 import torch
 from click.testing import CliRunner
 
 from uebench.cli import main
 from uebench.grid.sweep import execute, pending, plan, stage_graph
+from uebench.runner.data import fingerprint
+from uebench.runner.pipeline import Pipeline, RunSpec, resolve
+from uebench.runner.stages import INPUTS, protection_key, stage_id, victim_key
 
 
 def test_plan_is_victim_major_and_runs_l0_methods_once():
@@ -76,3 +83,72 @@ def test_plan_makes_each_defense_a_column_in_its_canonical_spelling():
     specs = plan(["random"], ["unet"], [4 / 255], [0], "spheres", "tiny",
                  ["none", "affine+zlowpass"])
     assert [s.defense for s in specs] == ["none", "zlowpass+affine"]
+
+
+# Keys computed by the pipeline before stage identity moved to uebench/runner/stages.py (commit
+# d2a7d08): every existing cache and the canary are stored under keys like these.
+CANARY = RunSpec(method="voxshield", victim="unet", dataset="brats-mni", epsilon=4 / 255,
+                 seed=2, preset="canary", method_params={"s_steps": 3})
+TINY_RUN = RunSpec(method="random", victim="unet", dataset="spheres", epsilon=8 / 255, seed=1,
+                   preset="tiny")
+
+
+def test_cache_keys_keep_their_values():
+    r = resolve(CANARY)
+    data_fp = fingerprint(r.dataset, r.preset)
+    protect = protection_key(data_fp, r.method, CANARY.seed, r.preset)
+    assert (data_fp, protect) == ("9810f210b46da708", "e233e6ae0e857326")
+    model = r.victim.build(4, r.dataset.n_classes, r.preset)
+    clean = victim_key(data_fp, "unet", model, r.preset, 2, {"protection": None,
+                                                            "defense": None})
+    defended = victim_key(data_fp, "unet", model, r.preset, 2, {"protection": protect,
+                                                               "defense": "zlowpass"})
+    assert (clean, defended) == ("e1735351d8c10958", "a97e297c4c3b67ab")
+
+
+def test_the_pipeline_caches_its_stages_under_the_same_keys(tmp_path):
+    pipeline = Pipeline(tmp_path / "run", device="cpu", progress=False)
+    for stage in ("protect", "clean_victim", "protected_victim"):
+        pipeline.stage(TINY_RUN, stage)
+    pipeline.stage(replace(TINY_RUN, defense="zlowpass"), "protected_victim")
+    cache = tmp_path / "run" / "cache"
+    cached = {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()}
+    assert cached == {"protect/3743b93092399b51.json", "protect/3743b93092399b51.npz",
+                      "victim/944966a8decf0219.json",  # clean-trained
+                      "victim/91c7cd16b24a0fa8.json",  # protected-trained
+                      "victim/3ae3a23772515122.json"}  # protected-trained, zlowpass
+
+
+VARIANTS = {"method": "random-roi", "victim": "unet2d", "dataset": "brats-mni",
+            "defense": "zlowpass", "epsilon": 16 / 255, "seed": 3, "preset": "canary",
+            "method_params": {"steps": 3}}
+
+
+def test_every_spec_field_identifies_the_run_and_the_variants_cover_them():
+    assert set(INPUTS["record"]) == {f.name for f in fields(RunSpec)} == set(VARIANTS)
+    assert all(set(inputs) <= set(INPUTS["record"]) for inputs in INPUTS.values())
+
+
+@pytest.mark.parametrize("stage", sorted(INPUTS))
+def test_a_stage_id_changes_with_exactly_the_fields_the_stage_depends_on(stage):
+    for name, value in VARIANTS.items():
+        changed = stage_id(stage, replace(TINY_RUN, **{name: value})) != stage_id(stage,
+                                                                                 TINY_RUN)
+        assert changed == (name in INPUTS[stage]), (stage, name)
+
+
+def test_specs_that_share_a_protection_id_share_its_cache_key_and_no_others_do():
+    def key(spec):
+        r = resolve(spec)
+        return protection_key(fingerprint(r.dataset, r.preset), r.method, spec.seed, r.preset)
+
+    base = replace(TINY_RUN, method="em")
+    for name, value in VARIANTS.items():
+        other = replace(base, **{name: value})
+        same_id = stage_id("protect", other) == stage_id("protect", base)
+        assert (key(other) == key(base)) == same_id, name
+
+
+def test_unknown_stage_is_refused():
+    with pytest.raises(ValueError, match="unknown stage 'protection'"):
+        stage_id("protection", TINY_RUN)

@@ -22,10 +22,11 @@ from uebench.contracts.params import (
     parse_assignments,
     type_name,
 )
-from uebench.contracts.presets import PRESETS, get_preset
+from uebench.contracts.presets import get_preset
 
 KINDS = {"methods": registry.methods, "victims": registry.victims,
-         "datasets": registry.datasets, "defenses": registry.defenses}
+         "datasets": registry.datasets, "defenses": registry.defenses,
+         "presets": registry.presets}
 
 
 def parse_epsilon(text: str) -> float:
@@ -94,8 +95,8 @@ def main() -> None:
               help="L-inf budget; fractions such as 4/255 are accepted.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the method and victims.")
 @click.option("--preset", default="quick", show_default=True,
-              help=f"One of {', '.join(PRESETS)}. quick: sized for 2 CPU cores; "
-                   "paper: the reference settings (GPU).")
+              help="A registered preset (`uebench list presets`). quick: sized for 2 CPU "
+                   "cores; paper: the reference settings (GPU).")
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when present), cpu, or cuda[:N].")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
@@ -201,7 +202,8 @@ def summary(record: dict[str, Any]) -> str:
               metavar="NAME[:KEY=VALUE,...][+...]",
               help="Defense, repeatable: each value is one more column of the grid; '+' "
                    "combines defenses within one value (zlowpass+affine:prob=1.0).")
-@click.option("--preset", default="quick", show_default=True, help="Preset.")
+@click.option("--preset", default="quick", show_default=True,
+              help="A registered preset (`uebench list presets`).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Folder for records (out/records) and the stage cache.")
@@ -308,11 +310,25 @@ def defense_parameters(cls: type) -> str | None:
     return f"  {'':<20} parameters: {', '.join(declared)}" if declared else None
 
 
+def preset_table(names: list[str]) -> str:
+    """The presets ``names`` as a table: sizes, schedule and what each is for."""
+    rows = []
+    for name in names:
+        preset = registry.presets.get(name)
+        split = "/".join(map(str, preset.split)) if preset.split else "70%/15%/15%"
+        rows.append([name, f"{preset.volume_size}^3", f"{preset.n_cases} ({split})",
+                     preset.epochs, preset.batch_size, f"{preset.lr:g}",
+                     registry.presets.summaries.get(name, "")])
+    table = tabulate(rows, headers=["preset", "volume", "cases (train/val/test)", "epochs",
+                                    "batch", "lr", "for"])
+    return "\n".join(f"  {line}" for line in table.splitlines())
+
+
 @main.command("list")
 @click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
 def list_plugins(kind):
-    """List registered methods, victims, datasets and defenses (or one KIND). A plugin that
-    reuses a registered name or fails to load is reported, one line each, and exits 2."""
+    """List registered methods, victims, datasets, defenses and presets (or one KIND). A plugin
+    that reuses a registered name or fails to load is reported, one line each, and exits 2."""
     import warnings
 
     problems = []
@@ -321,6 +337,9 @@ def list_plugins(kind):
         with warnings.catch_warnings():  # reported below, one line each
             warnings.simplefilter("ignore", registry.PluginConflictWarning)
             entries = KINDS[name].names()
+        if name == "presets":
+            click.echo(preset_table(entries))
+            entries = []
         for entry in entries:
             plugin = KINDS[name].get(entry)
             doc = getattr(plugin, "summary", "") or (plugin.__doc__ or "").strip()

@@ -80,6 +80,8 @@ class SegResNetVictim(Victim):
 class DynUNetVictim(Victim):
     """MONAI DynUNet with nnU-Net's 3D full-resolution topology (4 poolings, 3^3 kernels)."""
 
+    min_size = 32  # four poolings of 16^3 leave a 1-voxel bottleneck instance norm refuses
+
     def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
         filters = (16, 32, 64, 128, 256) if _small(preset) else (32, 64, 128, 256, 320)
         return DynUNet(3, in_channels, n_classes, kernel_size=[3] * 5,
@@ -100,6 +102,8 @@ class AttentionUNetVictim(Victim):
 @register_victim("basicunetplusplus")
 class BasicUNetPlusPlusVictim(Victim):
     """MONAI BasicUNetPlusPlus (UNet++ with dense skip paths); returns its last output."""
+
+    min_size = 32  # four poolings of 16^3 leave a 1-voxel bottleneck instance norm refuses
 
     def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
         features = (8, 8, 16, 32, 64, 8) if _small(preset) else (32, 32, 64, 128, 256, 32)

@@ -1,38 +1,37 @@
-"""The two compute budgets: ``quick`` (2 CPU cores) and ``paper`` (the reference, for GPUs)."""
+"""The built-in presets (compute budgets): ``quick`` (2 CPU cores), ``canary`` (CI's regression
+canary) and ``paper`` (the reference, for GPUs). A plugin adds its own with
+``uebench.contracts.registry.register_preset`` or the ``uebench.presets`` entry-point group."""
 
 from __future__ import annotations
 
+from uebench.contracts import registry
 from uebench.contracts.core import Preset
 
-PRESETS: dict[str, Preset] = {
-    # Calibrated on 2 CPU cores so the CLEAN-trained unet and swinunetr reach a good DSC on
-    # brats-mni (see README, "Presets"): 64^3 is the smallest volume SwinUNETR takes. 14
-    # training volumes (training cost), 16 test volumes (cheap: synthesis and inference) so
-    # that a clean-trained victim's interval is narrower than the effects compared.
-    "quick": Preset(
-        name="quick", volume_size=64, n_cases=33, epochs=10, batch_size=1, lr=2e-3,
-        victim_scale="small", split=(14, 3, 16),
-    ),
-    # CI's regression canary (`make canary`, benchmarks/canary/): brats-mni at 32^3, run with
-    # one torch thread per process (bit-for-bit reproducible on CPU). Calibrated on 2 CPU cores
-    # so the clean-trained unet passes the reference bar (fg-mean DSC >= 0.7, each class
-    # >= 0.5): 10 training volumes x 40 epochs at lr 6e-3, 12 test volumes gave 0.754 (classes
-    # 0.80 / 0.74 / 0.72); spheres at 32^3 stayed below 0.47 after 80 epochs.
-    "canary": Preset(
-        name="canary", volume_size=32, n_cases=24, epochs=40, batch_size=2, lr=6e-3,
-        victim_scale="small", split=(10, 2, 12),
-    ),
-    # The reference code's settings: whole volumes at 160^3, 100 epochs, batch 8, Adam 5e-4.
-    "paper": Preset(
-        name="paper", volume_size=160, n_cases=100, epochs=100, batch_size=8, lr=5e-4,
-        victim_scale="reference",
-    ),
-}
+# Calibrated on 2 CPU cores so the CLEAN-trained unet and swinunetr reach a good DSC on
+# brats-mni (see README, "Presets"): 64^3 is the smallest volume SwinUNETR takes. 14
+# training volumes (training cost), 16 test volumes (cheap: synthesis and inference) so
+# that a clean-trained victim's interval is narrower than the effects compared.
+registry.register_preset(Preset(
+    name="quick", volume_size=64, n_cases=33, epochs=10, batch_size=1, lr=2e-3,
+    victim_scale="small", split=(14, 3, 16),
+), summary="sized for 2 CPU cores; the committed CPU boards")
+# CI's regression canary (`make canary`, benchmarks/canary/): brats-mni at 32^3, run with
+# one torch thread per process (bit-for-bit reproducible on CPU). Calibrated on 2 CPU cores
+# so the clean-trained unet passes the reference bar (fg-mean DSC >= 0.7, each class
+# >= 0.5): 10 training volumes x 40 epochs at lr 6e-3, 12 test volumes gave 0.754 (classes
+# 0.80 / 0.74 / 0.72); spheres at 32^3 stayed below 0.47 after 80 epochs.
+registry.register_preset(Preset(
+    name="canary", volume_size=32, n_cases=24, epochs=40, batch_size=2, lr=6e-3,
+    victim_scale="small", split=(10, 2, 12),
+), summary="CI's regression canary (make canary), one torch thread, bit-for-bit on CPU")
+# The reference code's settings: whole volumes at 160^3, 100 epochs, batch 8, Adam 5e-4.
+registry.register_preset(Preset(
+    name="paper", volume_size=160, n_cases=100, epochs=100, batch_size=8, lr=5e-4,
+    victim_scale="reference",
+), summary="the reference code's settings, for GPUs")
 
 
 def get_preset(name: str) -> Preset:
-    """The preset called ``name``; a clear error listing the presets otherwise."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+    """The preset registered as ``name``; an ``UnknownNameError`` naming the close matches
+    otherwise."""
+    return registry.presets.get(name)

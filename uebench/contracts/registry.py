@@ -1,9 +1,14 @@
-"""Name -> plugin registries for methods, victims, datasets and defenses.
+"""Name -> plugin registries for methods, victims, datasets, defenses and presets.
 
-Built-in plugins register with a decorator (``@register_method("voxshield")``); packages
-outside the repository add theirs through the entry-point groups ``uebench.methods``,
-``uebench.victims``, ``uebench.datasets`` and ``uebench.defenses`` (the entry point names a
-module or an object; importing it runs its decorators).
+Built-in plugins register with a decorator (``@register_method("voxshield")``), presets with
+``register_preset(Preset(...))``; packages outside the repository add theirs through the
+entry-point groups ``uebench.methods``, ``uebench.victims``, ``uebench.datasets``,
+``uebench.defenses`` and ``uebench.presets`` (the entry point names a module or an object;
+importing it runs its registrations; a ``uebench.presets`` entry point may also name a
+``Preset``, which is registered).
+
+A preset registered at run time (by a test, a script) reaches a sweep's worker processes:
+executors hand each worker the driver's ``presets.snapshot()`` and the worker ``restore``s it.
 
 A name registered twice keeps its first registrant (built-ins load before entry points); the
 second is ignored and reported, as a ``PluginConflictWarning`` when it happens and in
@@ -19,6 +24,8 @@ import warnings
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar
+
+from uebench.contracts.core import Preset
 
 T = TypeVar("T")
 
@@ -68,16 +75,42 @@ class Registry(Generic[T]):
         """Class decorator that adds the class under ``name``."""
 
         def decorate(obj: T) -> T:
-            existing = self._entries.get(name)
-            if existing is not None and existing is not obj:
-                self._report(f"{self.kind} {name!r} is registered twice: by {_where(existing)} "
-                             f"(kept) and by {_where(obj)}{self._from()} (ignored)")
-                return obj
-            self._entries[name] = obj
-            obj.name = name  # type: ignore[attr-defined]
+            if self.add(name, obj):
+                obj.name = name  # type: ignore[attr-defined]
             return obj
 
         return decorate
+
+    def add(self, name: str, obj: T) -> bool:
+        """Register ``obj`` as ``name``; False (reported) when another object has the name.
+        Registering the same object, or an equal one, again changes nothing."""
+        existing = self._entries.get(name)
+        if existing is None:
+            self._entries[name] = obj
+        elif existing is not obj and existing != obj:
+            self._report(f"{self.kind} {name!r} is registered twice: by "
+                         f"{self._where(existing)} (kept) and by {self._where(obj)}"
+                         f"{self._from()} (ignored)")
+            return False
+        return True
+
+    def snapshot(self) -> dict[str, T]:
+        """Every entry by name (built-in, from entry points and registered at run time)."""
+        self._load()
+        return dict(self._entries)
+
+    def restore(self, entries: dict[str, T]) -> None:
+        """Make the entries exactly ``entries`` (a ``snapshot``): how a worker process gets the
+        driver's presets, and how a test puts back what it found."""
+        self._load()
+        self._entries = dict(entries)
+
+    def _where(self, obj: T) -> str:
+        """Which registrant ``obj`` is, for a conflict's message."""
+        return _where(obj)
+
+    def _loaded_entry_point(self, obj: Any) -> None:
+        """What an entry point's loaded object adds beyond its import (nothing by default)."""
 
     def _load(self) -> None:
         if self._loaded:
@@ -90,7 +123,7 @@ class Registry(Generic[T]):
             self._entry_point_modules.setdefault(entry_point.module, entry_point)
             self._loading = entry_point
             try:
-                entry_point.load()
+                self._loaded_entry_point(entry_point.load())
             except Exception as error:  # a broken plugin must not take the others down
                 first_line = (str(error).splitlines() or [""])[0]
                 self._report(f"{self.kind} plugin {entry_point.name} = {entry_point.value}"
@@ -139,10 +172,35 @@ class Registry(Generic[T]):
         )
 
 
+class PresetRegistry(Registry[Preset]):
+    """The presets: ``Preset`` instances by name (``register_preset``), not classes, each with
+    a line saying what it is for (``uebench list presets``; kept out of the preset itself, whose
+    ``to_dict()`` is part of cache keys)."""
+
+    def __init__(self, kind: str, builtin_package: str, entry_point_group: str) -> None:
+        super().__init__(kind, builtin_package, entry_point_group)
+        self.summaries: dict[str, str] = {}
+
+    def register_preset(self, preset: Preset, summary: str = "") -> Preset:
+        """Add ``preset`` under its own name, with what it is for; returns it."""
+        if self.add(preset.name, preset) and summary:
+            self.summaries[preset.name] = summary
+        return preset
+
+    def _where(self, obj: Preset) -> str:
+        return repr(obj)
+
+    def _loaded_entry_point(self, obj: Any) -> None:
+        if isinstance(obj, Preset):
+            self.register_preset(obj)
+
+
 methods: Registry = Registry("method", "uebench.methods", "uebench.methods")
 victims: Registry = Registry("victim", "uebench.victims", "uebench.victims")
 datasets: Registry = Registry("dataset", "uebench.datasets", "uebench.datasets")
 defenses: Registry = Registry("defense", "uebench.defenses", "uebench.defenses")
+presets: PresetRegistry = PresetRegistry("preset", "uebench.contracts.presets", "uebench.presets")
+
 
 def origins(**names: str) -> dict[str, dict[str, Any]]:
     """``origins(method="tiny-sign", victim="unet", ...)`` -> the entry-point origin
@@ -158,3 +216,4 @@ register_method = methods.register
 register_victim = victims.register
 register_dataset = datasets.register
 register_defense = defenses.register
+register_preset = presets.register_preset

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from uebench.contracts import registry
 from uebench.contracts.core import Preset
-from uebench.contracts.presets import PRESETS
 from uebench.grid.sweep import (
     Outcome,
     StageError,
@@ -53,7 +53,7 @@ class WorkerSetup:
 
     @classmethod
     def of_driver(cls, threads: int) -> WorkerSetup:
-        return cls(threads, dict(PRESETS),
+        return cls(threads, registry.presets.snapshot(),
                    {k: v for k, v in os.environ.items() if k.startswith("UEBENCH_")})
 
 

@@ -27,9 +27,9 @@ import torch
 
 from uebench.contracts import registry
 from uebench.contracts.core import Preset
-from uebench.contracts.presets import PRESETS
 from uebench.runner.defense_chain import canonical_defense
 from uebench.runner.pipeline import Pipeline, RunSpec
+from uebench.runner.stages import stage_id
 
 
 def plan(methods: Iterable[str], victims: Iterable[str], epsilons: Iterable[float],
@@ -60,7 +60,8 @@ def pending(specs: list[RunSpec], out: Path) -> list[RunSpec]:
 
 @dataclass
 class Task:
-    """One stage to compute: ``stage`` of ``spec`` (``record`` assembles the run's record)."""
+    """One stage to compute: ``stage`` of ``spec`` (``record`` assembles the run's record);
+    ``key`` is the stage's identity (``uebench.runner.stages.stage_id``)."""
 
     key: tuple
     stage: str
@@ -80,17 +81,15 @@ def stage_graph(specs: list[RunSpec], victim_in_record: bool = False) -> list[Ta
         return task.key
 
     for spec in specs:
-        base = (spec.dataset, spec.preset, spec.seed)
-        params = tuple(sorted((k, repr(v)) for k, v in spec.method_params.items()))
-        protect = add(Task(("protect", *base, spec.method, params, spec.epsilon), "protect",
-                           spec))
-        clean = add(Task(("clean_victim", *base, spec.victim), "clean_victim", spec))
+        protect = add(Task(stage_id("protect", spec), "protect", spec))
+        clean = add(Task(stage_id("clean_victim", spec), "clean_victim", spec))
+        record = stage_id("record", spec)
         if victim_in_record:
-            add(Task(("record", spec.run_id()), "record", spec, [protect, clean]))
+            add(Task(record, "record", spec, [protect, clean]))
             continue
-        victim = add(Task(("protected_victim", spec.run_id()), "protected_victim", spec,
+        victim = add(Task(stage_id("protected_victim", spec), "protected_victim", spec,
                           [protect]))
-        add(Task(("record", spec.run_id()), "record", spec, [protect, clean, victim]))
+        add(Task(record, "record", spec, [protect, clean, victim]))
     return list(tasks.values())
 
 
@@ -131,7 +130,7 @@ def execute(specs: list[RunSpec], out: Path, device: str = "auto", workers: int 
     prepare_data(specs, out)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(threads, dict(PRESETS))) as pool:
+                             initargs=(threads, registry.presets.snapshot())) as pool:
         return drive(stage_graph(specs),
                      lambda batch: [pool.submit(compute_stage, t.stage, t.spec, str(out), device)
                                     for t in batch],
@@ -207,9 +206,10 @@ def _serial(specs: list[RunSpec], pipeline: Pipeline,
 
 
 def init_worker(threads: int, presets: dict[str, Preset]) -> None:
-    """Torch threads, and the presets this process knows (a test's or a plugin's too)."""
+    """Torch threads, and the driver's presets (``registry.presets.snapshot()``: a test's or a
+    script's, registered at run time, too)."""
     torch.set_num_threads(threads)
-    PRESETS.update(presets)
+    registry.presets.restore(presets)
 
 
 def compute_stage(stage: str, spec: RunSpec, out: str, device: str) -> tuple[dict, str] | None:

@@ -13,7 +13,7 @@ d) the amplitude spectrum of the deltas along z (the axial slice axis), one line
 Every number and interval comes from :func:`uebench.results.curves.curve_table`; this module
 only draws. The volumes of (c) and (d) are read back exactly as the pipeline made them: the
 clean case from the dataset cache and the stored delta from the protection stage of the stage
-cache (same key, :func:`uebench.runner.pipeline.protection_key`). A record whose protection is
+cache (same key, :func:`uebench.runner.stages.protection_key`). A record whose protection is
 not in the cache is NOT recomputed (for a trained method that would be a full ``fit``, minutes
 to hours): its panel says "not available" instead.
 
@@ -143,7 +143,8 @@ def cached_deltas(record: dict[str, Any], cache_root: Path
     pipeline's key, and a reason when there are none (the record's plugins do not resolve here,
     or the stage is not in the cache)."""
     from uebench.runner.data import fingerprint
-    from uebench.runner.pipeline import RunSpec, protection_key, resolve
+    from uebench.runner.pipeline import RunSpec, resolve
+    from uebench.runner.stages import protection_key
 
     try:
         spec = RunSpec(**record["spec"])

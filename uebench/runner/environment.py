@@ -12,6 +12,8 @@ from typing import Any
 import torch
 
 PACKAGES = ("uebench", "torch", "monai", "numpy", "nibabel", "scipy")
+# Where the git commit and dirtiness of a record are read: the uebench checkout.
+CHECKOUT = Path(__file__).resolve().parent
 
 
 def _version(name: str) -> str | None:
@@ -24,14 +26,15 @@ def _version(name: str) -> str | None:
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess | None:
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True,
-                              cwd=cwd or Path(__file__).resolve().parent, timeout=5, check=False)
+                              cwd=cwd or CHECKOUT, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
 
 
-def git_commit() -> str | None:
-    """The commit of the uebench checkout, or None outside a git work tree."""
-    out = _git("rev-parse", "HEAD")
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The commit of the uebench checkout (or the git work tree at ``cwd``), or None outside a
+    git work tree."""
+    out = _git("rev-parse", "HEAD", cwd=cwd)
     return (out.stdout.strip() or None) if out is not None else None
 
 

@@ -32,20 +32,15 @@ from uebench.runner.environment import environment
 from uebench.runner.evaluation import evaluate
 from uebench.runner.fidelity import fidelity, mean_fidelity
 from uebench.runner.released import RELEASED, ReleasedFolder
+from uebench.runner.stages import STAGES, protection_key, victim_key
 from uebench.runner.store import StageCache, default_cache_root, stable_hash, write_json
-from uebench.runner.training import (
-    TRAINING_VERSION,
-    resolve_device,
-    seed_everything,
-    train_segmenter,
-)
+from uebench.runner.training import resolve_device, seed_everything, train_segmenter
 
 SCHEMA_VERSION = 1
 # The evaluation protocol: what makes numbers comparable across records. Boards hold one
 # protocol. 2: quick splits 14/3/16 (16 test volumes), the shared surrogate fit rule
 # (uebench.kit.surrogates.FIT_RULE), NSD beside DSC and HD95.
 PROTOCOL_VERSION = 2
-STAGES = ("data", "protect", "clean_victim", "protected_victim")
 
 
 @dataclass
@@ -103,12 +98,6 @@ class _Prepared:
     ctx: RunContext
     protect_key: str
     budget: Budget
-
-
-def protection_key(data_fp: str, method: Method, seed: int, preset: Preset) -> str:
-    """Cache key of a protection stage: data, unfitted method's description, seed, preset."""
-    return stable_hash({"data": data_fp, "method": method.describe(), "seed": seed,
-                        "preset": preset.to_dict()})
 
 
 class Pipeline:
@@ -255,9 +244,7 @@ class Pipeline:
         in_channels = len(split.train[0].image)
         seed_everything(spec.seed)  # the victim's initial weights depend on the seed only
         model = r.victim.build(in_channels, r.dataset.n_classes, r.preset)
-        key = stable_hash({"data": data_fp, "victim": spec.victim, "architecture": str(model),
-                           "training": TRAINING_VERSION, "preset": r.preset.to_dict(),
-                           "seed": spec.seed, "training_set": training_set})
+        key = victim_key(data_fp, spec.victim, model, r.preset, spec.seed, training_set)
         cached = self.cache.get_json("victim", key)
         if cached is not None:
             return {**cached, "from_cache": True}
