@@ -44,3 +44,27 @@ def test_l0_budget_counts_changed_voxels_and_keeps_exact_values():
     delta[0, 1, 0, 0] = 0.1  # a second voxel: 2/64 > 1/64
     with pytest.raises(BudgetViolation, match="L0 changes 3.1250% of the voxels"):
         budget.store(image, delta, "case-3")
+
+
+@pytest.mark.parametrize("epsilon", [0, -EPS, 1.5, 300 / 255, float("nan"), float("inf"), True,
+                                     "4/255"])
+def test_a_budget_outside_0_1_is_refused_by_the_spec_and_the_budget(epsilon):
+    from uebench.contracts.budget import LinfBudget, check_epsilon
+    from uebench.runner.pipeline import RunSpec, resolve
+
+    with pytest.raises(ValueError, match=r"epsilon must be in \(0, 1\]"):
+        check_epsilon(epsilon)
+    with pytest.raises(ValueError, match=r"epsilon must be in \(0, 1\]"):
+        LinfBudget(epsilon)
+    with pytest.raises(ValueError, match=r"epsilon must be in \(0, 1\]"):  # sweep, API
+        resolve(RunSpec(method="random", victim="unet", dataset="spheres", epsilon=epsilon,
+                        preset="tiny"))
+    assert check_epsilon(1) == 1.0 and LinfBudget(EPS).epsilon == EPS
+
+
+@pytest.mark.parametrize("fraction", [0, -0.1, 1.5, float("nan")])
+def test_an_l0_budget_outside_0_1_is_refused(fraction):
+    from uebench.contracts.budget import L0Budget
+
+    with pytest.raises(ValueError, match=r"fraction of the voxels, in \(0, 1\]"):
+        L0Budget(fraction)

@@ -20,7 +20,7 @@ def test_unknown_names_exit_2_with_close_matches(option, value, close, tmp_path)
     assert close in result.output
 
 
-@pytest.mark.parametrize("eps", ["0", "-4/255", "abc", "4/0", "nan", "inf"])
+@pytest.mark.parametrize("eps", ["0", "-4/255", "abc", "4/0", "nan", "inf", "300/255", "1.01"])
 def test_bad_epsilon_exits_2(eps, tmp_path):
     result = invoke("run", "--method", "clean", "--victim", "unet", "--eps", eps,
                     "--out", str(tmp_path))
@@ -31,6 +31,9 @@ def test_bad_epsilon_exits_2(eps, tmp_path):
 def test_epsilon_and_params_parsing():
     assert parse_epsilon("4/255") == pytest.approx(4 / 255)
     assert parse_epsilon("0.5") == 0.5
+    assert parse_epsilon("255/255") == 1.0  # the largest bound that still means something
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        parse_epsilon("256/255")
     assert parse_params(("lambda_z=0.5", "roi=soft", "epochs=3")) == {
         "lambda_z": 0.5, "roi": "soft", "epochs": 3}
     with pytest.raises(ValueError, match="KEY=VALUE"):

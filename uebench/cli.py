@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
@@ -14,6 +13,7 @@ import click
 from tabulate import tabulate
 
 from uebench.contracts import registry
+from uebench.contracts.budget import check_epsilon
 from uebench.contracts.params import (
     REQUIRED,
     format_value,
@@ -30,14 +30,12 @@ KINDS = {"methods": registry.methods, "victims": registry.victims,
 
 
 def parse_epsilon(text: str) -> float:
-    """``4/255``, ``0.0157`` or ``8/255`` -> a positive finite float; ValueError otherwise."""
+    """``4/255``, ``0.0157`` or ``8/255`` -> a float in (0, 1]; ValueError otherwise."""
     try:
         value = float(Fraction(text.strip())) if "/" in text else float(text)
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"epsilon {text!r} is not a number (use e.g. 4/255 or 0.0157)") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"epsilon must be positive and finite; got {text!r}")
-    return value
+    return check_epsilon(value, repr(text))
 
 
 def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
@@ -139,7 +137,7 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
                        method_params=parse_method_params(method, preset, params))
         resolve(spec)
         pipeline = Pipeline(out, device=device, progress=not quiet)
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError, RuntimeError) as error:  # RuntimeError: torch's bad device
         raise click.UsageError(str(error)) from None
     try:
         record, path = pipeline.run(spec)
@@ -374,29 +372,40 @@ def leaderboard(records, add_from, out, allow_dirty, new_dataset):
 
     paths = [path for source in add_from
              for path in (sorted(source.glob("*.json")) if source.is_dir() else [source])]
-    board = load_records(records) if records.is_dir() else []
+    if not records.is_dir() and not paths:
+        raise InputError(f"{records}: no such folder of records")
+    try:
+        board = load_records(records) if records.is_dir() else []
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    if not board and not paths:
+        raise InputError(f"no records (*.json) in {records}")
     refused = []
     for path in paths:
         try:
-            problems = admission_problems(read_json(path), board, PROTOCOL_VERSION,
-                                          allow_dirty, new_dataset)
-        except (ValueError, KeyError, TypeError) as error:
-            refused.append(f"{path}: not a run record ({error})")
+            record = read_json(path)
+        except ValueError as error:
+            refused.append(str(error))
+            continue
+        try:
+            problems = admission_problems(record, board, PROTOCOL_VERSION, allow_dirty,
+                                          new_dataset)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            refused.append(f"{path}: not a run record ({error!r})")
             continue
         refused += [f"{path}: {problem}" for problem in problems]
-    if refused:
-        raise InputError(f"refused {len(refused)} of {len(paths)} records, nothing added:\n"
-                         + "\n".join(refused))
+    if refused:  # one line for one refusal, a line per refusal for several
+        raise InputError(f"refused {len(refused)} of {len(paths)} records, nothing added:"
+                         + ("\n" if len(refused) > 1 else " ") + "\n".join(refused))
     records.mkdir(parents=True, exist_ok=True)
     for path in paths:
         shutil.copy2(path, records / path.name)
-    out.mkdir(parents=True, exist_ok=True)
     try:
         written = render(records, out)
     except ValueError as error:
         raise InputError(str(error)) from None
-    if not written:
-        raise click.ClickException(f"no records in {records}")
+    except (KeyError, TypeError, AttributeError) as error:
+        raise InputError(f"a record in {records} is not a run record ({error!r})") from None
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -534,9 +543,14 @@ def protect_command(method, data, out, epsilon, seed, preset, device, params, re
     Exits 2, naming the file, when the storage breaks or erases the perturbation."""
     from uebench.custodian.errors import ProtectError
     from uebench.custodian.protect import Settings, protect
+    from uebench.runner.training import resolve_device
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"
+    try:
+        resolve_device(device)
+    except (ValueError, RuntimeError) as error:  # RuntimeError: torch's bad device
+        raise click.UsageError(str(error)) from None
     try:
         settings = Settings(method, parse_method_params(method, preset, params), epsilon, seed,
                             preset, device)

@@ -8,6 +8,7 @@ fraction of voxels changed in any channel, verified on the released volume.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +21,16 @@ TOLERANCE = 1e-6
 
 class BudgetViolation(ValueError):
     """A perturbation that breaks the method's declared budget."""
+
+
+def check_epsilon(epsilon: Any, shown: str | None = None) -> float:
+    """``epsilon`` as an L-inf bound on [0, 1] images: a finite number in (0, 1] (a bound
+    above 1 bounds nothing); ``ValueError`` naming it (``shown``: as the user typed it)."""
+    if (isinstance(epsilon, bool) or not isinstance(epsilon, float | int)
+            or not math.isfinite(epsilon) or not 0 < epsilon <= 1):
+        raise ValueError(f"epsilon must be in (0, 1], the images being in [0, 1] (e.g. 4/255); "
+                         f"got {shown if shown is not None else repr(epsilon)}")
+    return float(epsilon)
 
 
 def storage_scale(epsilon: float) -> float:
@@ -88,6 +99,9 @@ class LinfBudget(Budget):
     epsilon: float
     norm: ClassVar[str] = "linf"
 
+    def __post_init__(self) -> None:
+        check_epsilon(self.epsilon)
+
     def check(self, delta: np.ndarray, what: str) -> float:
         return check_linf(delta, self.epsilon, what)
 
@@ -109,6 +123,11 @@ class L0Budget(Budget):
 
     max_fraction: float
     norm: ClassVar[str] = "l0"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.max_fraction, float | int) and 0 < self.max_fraction <= 1):
+            raise ValueError("an L0 budget is a fraction of the voxels, in (0, 1]; got "
+                             f"{self.max_fraction!r}")
 
     def check(self, delta: np.ndarray, what: str) -> float:
         if not np.all(np.isfinite(delta)):

@@ -9,7 +9,6 @@ or a resume after a crash redoes nothing that finished; the clean-trained refere
 
 from __future__ import annotations
 
-import math
 import resource
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from uebench.contracts import registry
-from uebench.contracts.budget import Budget
+from uebench.contracts.budget import Budget, check_epsilon
 from uebench.contracts.core import Case, Dataset, Method, Preset, RunContext
 from uebench.contracts.params import method_params
 from uebench.contracts.presets import get_preset
@@ -73,9 +72,7 @@ class Resolved:
 
 def resolve(spec: RunSpec) -> Resolved:
     """Look every name up and validate the spec; raises before anything is computed."""
-    if not (isinstance(spec.epsilon, float | int) and math.isfinite(spec.epsilon)
-            and spec.epsilon > 0):
-        raise ValueError(f"epsilon must be a positive number; got {spec.epsilon!r}")
+    check_epsilon(spec.epsilon)
     preset = get_preset(spec.preset)
     method_cls = (ReleasedFolder if spec.method == RELEASED
                   else registry.methods.get(spec.method))
