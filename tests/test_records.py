@@ -85,7 +85,7 @@ def test_loader_errors_name_the_folder_or_the_file(tmp_path):
     assert len(records.load_records(folder)) == 1
     for name, text, why in [("b.json", "{not json", "not readable JSON"),
                             ("c.json", json.dumps({"spec": {}}), "not a uebench run record "
-                                                                 r"\(no spec / efficacy"),
+                                                                 r"\(no method, dataset"),
                             ("d.json", json.dumps({**good, "spec": {"method": "em"}}),
                              r"not a uebench run record \(spec lacks victim")]:
         (folder / name).write_text(text)

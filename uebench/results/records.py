@@ -16,11 +16,15 @@ import json
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from tabulate import tabulate
 
 from uebench.contracts.budget import Budget, L0Budget, LinfBudget
+
+if TYPE_CHECKING:  # hints only: reading records needs neither torch nor the datasets
+    from uebench.contracts.core import Dataset
+    from uebench.runner.data import Split
 
 SCHEMA_VERSION = 1
 # The evaluation protocol: what makes numbers comparable across records. Boards hold one
@@ -134,6 +138,7 @@ class Cell(NamedTuple):
 
 CELL = list(Cell._fields)
 SPEC_FIELDS = tuple(Spec.__annotations__)
+SECTIONS = ("spec", "method", "dataset", "efficacy", "fidelity")  # what every reader needs
 
 
 # ------------------------------------------------------------------------------- loading
@@ -141,14 +146,17 @@ SPEC_FIELDS = tuple(Spec.__annotations__)
 
 def read_record(path: Path) -> Record:
     """The record in ``path``; ``RecordError`` naming the file when it is not readable JSON or
-    not a run record (no spec / efficacy, or a spec without its fields)."""
+    not a run record (a section every reader needs is missing, or the spec lacks a field)."""
     path = Path(path)
     try:
         record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RecordError(f"{path}: not readable JSON ({error})") from None
-    if not isinstance(record, dict) or not {"spec", "efficacy"} <= set(record):
-        raise RecordError(f"{path}: not a uebench run record (no spec / efficacy)")
+    if not isinstance(record, dict):
+        raise RecordError(f"{path}: not a uebench run record (not a JSON object)")
+    missing = [section for section in SECTIONS if not isinstance(record.get(section), dict)]
+    if missing:
+        raise RecordError(f"{path}: not a uebench run record (no {', '.join(missing)})")
     missing = [f for f in SPEC_FIELDS if f != "method_params" and f not in record["spec"]]
     if missing:
         raise RecordError(f"{path}: not a uebench run record (spec lacks {', '.join(missing)})")
@@ -293,6 +301,7 @@ def role(record: Record) -> str:
 
 
 def class_names(record: Record) -> list[str]:
+    """The foreground class names, in label order (what per-case scores are keyed by)."""
     return record["dataset"]["class_names"]
 
 
@@ -324,14 +333,14 @@ def reference_warning(clean: Evaluation,
             "to remove, so this run's protection numbers mean little")
 
 
-def label_dataset(spec: str, dataset: Any, data_fp: str) -> str:
+def label_dataset(spec: str, dataset: Dataset, data_fp: str) -> str:
     """The label a new record gives its dataset: the spec's name, or for a local folder
     (``decathlon:PATH``) the folder's own name and the first 8 characters of its
     fingerprint, never the path."""
     return spec if ":" not in spec else f"{dataset.label()}#{data_fp[:8]}"
 
 
-def dataset_info(spec: str, dataset: Any, data_fp: str, split: Any,
+def dataset_info(spec: str, dataset: Dataset, data_fp: str, split: Split,
                  volume_size: int) -> DatasetInfo:
     """The record's dataset section for ``dataset`` (a ``Dataset``) made from ``spec``."""
     return {"name": dataset.name, "spec": spec, "fingerprint": data_fp,
