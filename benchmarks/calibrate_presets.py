@@ -46,12 +46,15 @@ from benchmarks.gpu_check import Utilisation, run_phase
 from uebench.contracts import registry
 from uebench.contracts.core import Preset
 from uebench.grid.sweep import Outcome, execute, pending
-from uebench.runner.pipeline import (
+from uebench.results.records import (
     REFERENCE_MIN_CLASS_DSC,
     REFERENCE_MIN_FG_DSC,
-    RunSpec,
+    Record,
+    class_names,
+    read_record,
     reference_warning,
 )
+from uebench.runner.pipeline import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
 METHOD = "clean"
@@ -150,7 +153,7 @@ def sweep_main(args: argparse.Namespace) -> None:
     execute(todo, args.work, args.device, args.workers, args.threads, report=report)
 
 
-def summarise_record(record: dict[str, Any]) -> dict[str, Any]:
+def summarise_record(record: Record) -> dict[str, Any]:
     """What calibration needs of one record: the clean-trained DSC (fg mean, per class), the
     wall seconds of the run (the clean-trained victim's training and evaluation, as its stage
     time says; the whole run's where it does not) and the device."""
@@ -159,7 +162,7 @@ def summarise_record(record: dict[str, Any]) -> dict[str, Any]:
     victim = record["throughput"]["victim_training"]["clean"]
     return {"run_id": record["run_id"],
             "dsc_fg_mean": clean["dsc_fg_mean"],
-            "dsc": {name: clean["dsc"].get(name) for name in record["dataset"]["class_names"]},
+            "dsc": {name: clean["dsc"].get(name) for name in class_names(record)},
             "wall_seconds": timings["stage_seconds"].get("clean_victim")
             or timings["run_seconds"],
             "seconds_per_epoch": victim["seconds_per_epoch"],
@@ -173,7 +176,8 @@ def _mean(values: list[float | None]) -> float | None:
 
 def clears_bar(dsc_fg_mean: float | None, dsc: dict[str, float | None]) -> bool | None:
     """Whether a clean-trained victim clears the reference bar, by the rule every run's record
-    applies (``uebench.runner.pipeline.reference_warning``); None when there is nothing to judge."""
+    applies (``uebench.results.records.reference_warning``); None when there is nothing to
+    judge."""
     if dsc_fg_mean is None:
         return None
     return reference_warning({"dsc_fg_mean": dsc_fg_mean, "dsc": dsc}, list(dsc)) is None
@@ -198,7 +202,7 @@ def summarise(presets: list[Preset], victims: list[str], seeds: int, dataset: st
                                preset=preset.name)
                 path = work / "records" / f"{spec.run_id()}.json"
                 if path.exists():
-                    rows[seed] = summarise_record(json.loads(path.read_text()))
+                    rows[seed] = summarise_record(read_record(path))
                 elif spec.run_id() in failures:
                     failed[seed] = failures[spec.run_id()]
             fg = _mean([r["dsc_fg_mean"] for r in rows.values()])

@@ -11,7 +11,6 @@ the delta's energy in the upper half of the z-frequencies (0.5 for white noise).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,13 +18,18 @@ import numpy as np
 from tabulate import tabulate
 
 from uebench.contracts.budget import storage_scale
-from uebench.report.build import cached_deltas, z_spectrum, zdiv_per_l2
+from uebench.kit.spectra import z_spectrum, zdiv_per_l2
+from uebench.report.readback import cached_deltas
+from uebench.results import records
 
 
 def protect_arrays(record_path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """The record and the stored deltas of its protection stage (same key as the pipeline)."""
-    record = json.loads(record_path.read_text())
-    if record["method"]["norm"] != "linf":
+    try:
+        record = records.read_record(record_path)
+    except records.RecordError as error:
+        raise SystemExit(str(error)) from None
+    if records.norm(record) != "linf":
         raise SystemExit(f"{record_path}: only L-inf runs have int8 deltas to read back")
     arrays, reason = cached_deltas(record, record_path.parent.parent / "cache")
     if arrays is None:
@@ -47,7 +51,7 @@ def main(paths: list[str]) -> None:
     table = []
     for path in paths:
         record, arrays = protect_arrays(Path(path))
-        summary = summarise(arrays, record["method"]["epsilon"])
+        summary = summarise(arrays, record["spec"]["epsilon"])
         table.append({"run": record["run_id"], **{k: round(v, 4) for k, v in summary.items()}})
     print(tabulate(table, headers="keys"))
 

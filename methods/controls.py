@@ -1,6 +1,7 @@
 """The controls every table needs: ``clean`` (no perturbation), ``random`` (uniform noise in
 [-eps, eps] on every voxel) and ``random-roi`` (the same noise on foreground voxels only: the
-support of VoxShield's delta, separating "any noise on the organ" from "optimised noise")."""
+support of VoxShield's delta, separating "any noise on the organ" from "optimised noise"; the
+control every protection is tested against, cell by cell)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Clean(Method):
     """No perturbation: the clean-trained reference row."""
 
     summary = "control: no perturbation"
+    role = "reference"
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
         return np.zeros_like(case.image)
@@ -32,6 +34,7 @@ class RandomNoise(Method):
     """i.i.d. uniform noise in [-eps, eps] on every voxel."""
 
     summary = "control: uniform noise, whole volume"
+    role = "control"
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
         rng = case_rng(ctx.seed, case)
@@ -43,6 +46,7 @@ class RandomNoiseROI(Method):
     """i.i.d. uniform noise in [-eps, eps] on foreground voxels (label > 0) only."""
 
     summary = "control: uniform noise, foreground only"
+    role = "matched-control"
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
         rng = case_rng(ctx.seed, case)

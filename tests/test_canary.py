@@ -21,8 +21,7 @@ from benchmarks.run_canary import (
 )
 from uebench.contracts.presets import get_preset
 from uebench.results.compare import Tolerances, compare, render, spec_key
-from uebench.results.labels import budget_label
-from uebench.runner.pipeline import REFERENCE_MIN_CLASS_DSC, REFERENCE_MIN_FG_DSC
+from uebench.results.records import REFERENCE_MIN_CLASS_DSC, REFERENCE_MIN_FG_DSC, budget_label
 
 MAKEFILE = Path(__file__).parents[1] / "Makefile"
 

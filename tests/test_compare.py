@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from test_curves import role_of
 
 from uebench.cli import main
+from uebench.results import records
 from uebench.runner.calibration import calibration_seconds
 
 CLASSES = ["a", "b"]
@@ -21,28 +23,26 @@ METHODS = {"voxshield": 0.40, "em": 0.60, "random-roi": 0.85}
 
 def record(method: str, seed: int, protected: list[float], clean: list[float],
            psnr_roi: float = 40.0, wall: float = 30.0, calibration: float | None = 0.1) -> dict:
-    """The parts of a run record that compare reads, with per-case scores as given."""
+    """A run record assembled from stage results that carry what compare reads, with per-case
+    scores as given."""
 
-    def evaluation(scores):
+    def stage(scores):
         cases = [{"id": f"case-{i}", "dsc": dict.fromkeys(CLASSES, s)}
                  for i, s in enumerate(scores)]
-        return {"dsc_fg_mean": float(np.mean(scores)), "per_case": cases}
+        return {"evaluation": {"dsc_fg_mean": float(np.mean(scores)), "per_case": cases},
+                "training": {}}
 
     protect = {"device": "cpu", "wall_seconds": wall, "fit_seconds": wall - 1.0,
                "perturb_seconds": 1.0}
     if calibration is not None:
         protect["calibration_seconds"] = calibration
-    return {
-        "protocol": 2, "run_id": f"{method}-{seed}",
-        "spec": {"method": method, "victim": "unet", "dataset": "spheres", "defense": "none",
-                 "epsilon": EPSILON, "seed": seed, "preset": "tiny", "method_params": {}},
-        "method": {"budget": {"norm": "linf", "epsilon": EPSILON}},
-        "dataset": {"class_names": CLASSES, "label": "spheres"},
-        "efficacy": {"clean_trained": evaluation(clean),
-                     "protected_trained": evaluation(protected)},
-        "fidelity": {"linf": EPSILON, "psnr_roi": psnr_roi},
-        "throughput": {"protect": protect},
-    }
+    spec = {"method": method, "victim": "unet", "dataset": "spheres", "defense": "none",
+            "epsilon": EPSILON, "seed": seed, "preset": "tiny", "method_params": {}}
+    return records.assemble(
+        f"{method}-{seed}", spec, {}, {"budget": {"norm": "linf", "epsilon": EPSILON}},
+        role_of(method), {"class_names": CLASSES, "label": "spheres"}, {},
+        {"fidelity": {"linf": EPSILON, "psnr_roi": psnr_roi}, "throughput": protect},
+        stage(clean), stage(protected), 1.0)
 
 
 def baseline(calibration: float | None = 0.1) -> list[dict]:
@@ -167,3 +167,18 @@ def test_calibration_is_positive_and_leaves_the_random_state_alone():
     seconds = calibration_seconds(repeats=2)
     assert 0 < seconds < 60
     assert torch.equal(state, torch.get_rng_state())
+
+
+def test_the_reference_is_not_checked_for_efficacy(tmp_path):
+    """``clean`` (role reference) perturbs nothing: a higher DSC is not a regression."""
+    rng = np.random.default_rng(1)
+    base = [record("clean", seed, list(0.9 + rng.normal(0, 0.01, 16)),
+                   list(0.9 + rng.normal(0, 0.01, 16))) for seed in (0, 1)]
+
+    def higher(r):
+        for row in r["efficacy"]["protected_trained"]["per_case"]:
+            row["dsc"] = {k: v + 0.05 for k, v in row["dsc"].items()}
+
+    result = run_compare(tmp_path, changed(base, "clean", higher), base)
+    assert result.exit_code == 0, result.output
+    assert "no regression" in result.output

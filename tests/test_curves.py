@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from uebench.cli import main
-from uebench.results import stats
+from uebench.contracts import registry
+from uebench.results import records, stats
 from uebench.results.curves import curve_table, eps50_table, eps_at_half
 from uebench.results.leaderboard import render, tables
 
@@ -22,31 +23,36 @@ BUDGETS = [4 / 255, 8 / 255, 16 / 255, 32 / 255]
 def record(method: str, epsilon: float, seed: int, protected: list[float],
            clean: list[float], protocol: int = 2, victim: str = "unet",
            protect_seconds: float = 2.0) -> dict:
-    """The parts of a run record the boards read, with per-case scores as given."""
+    """A run record assembled from stage results that carry what the boards read, with
+    per-case scores as given."""
 
-    def evaluation(scores):
+    def stage(scores):
         cases = [{"id": f"case-{i}", "dsc": dict.fromkeys(CLASSES, s)}
                  for i, s in enumerate(scores)]
-        return {"dsc_fg_mean": float(np.mean(scores)), "per_case": cases,
-                "hd95_fg_mean": 1.0}
+        return {"evaluation": {"dsc_fg_mean": float(np.mean(scores)), "per_case": cases,
+                               "hd95_fg_mean": 1.0},
+                "training": {}}
 
-    budget = {"norm": "linf", "epsilon": epsilon}
-    return {
-        "protocol": protocol, "run_id": f"{method}-{epsilon:.4f}-{seed}",
-        "spec": {"method": method, "victim": victim, "dataset": "spheres", "defense": "none",
-                 "epsilon": epsilon, "seed": seed, "preset": "tiny", "method_params": {}},
-        "method": {"budget": budget},
-        "dataset": {"class_names": CLASSES, "label": "spheres"},
-        "efficacy": {"clean_trained": evaluation(clean), "protected_trained": evaluation(protected),
-                     "dsc_drop": {"dsc_fg_mean": float(np.mean(clean) - np.mean(protected))}},
-        "fidelity": {"linf": epsilon, "l2": 1.0, "psnr_whole": 50.0, "psnr_roi": 60 - epsilon * 255,
-                     "ssim_whole": 0.99, "ssim_roi": 0.98},
-        "throughput": {"protect": {"device": "cpu", "wall_seconds": protect_seconds,
-                                   "volumes_per_second": 1.0,
-                                   "voxels_per_second": 1e5, "fit_seconds": 1.0,
-                                   "perturb_seconds": 1.0}},
-        "timings": {"cached_stages": []},
-    }
+    spec = {"method": method, "victim": victim, "dataset": "spheres", "defense": "none",
+            "epsilon": epsilon, "seed": seed, "preset": "tiny", "method_params": {}}
+    protection = {
+        "fidelity": {"linf": epsilon, "l2": 1.0, "psnr_whole": 50.0,
+                     "psnr_roi": 60 - epsilon * 255, "ssim_whole": 0.99, "ssim_roi": 0.98},
+        "throughput": {"device": "cpu", "wall_seconds": protect_seconds,
+                       "volumes_per_second": 1.0, "voxels_per_second": 1e5,
+                       "fit_seconds": 1.0, "perturb_seconds": 1.0}}
+    made = records.assemble(
+        f"{method}-{epsilon:.4f}-{seed}", spec, {}, {"budget": {"norm": "linf",
+                                                              "epsilon": epsilon}},
+        role_of(method), {"class_names": CLASSES, "label": "spheres"}, {}, protection,
+        stage(clean), stage(protected), 1.0)
+    return {**made, "protocol": protocol}
+
+
+def role_of(method: str) -> str:
+    """The declared role of a registered method; made-up names are protections."""
+    known = registry.methods.names()
+    return registry.methods.get(method).role if method in known else records.PROTECTION
 
 
 def grid(seeds=(0, 1, 2)) -> list[dict]:
@@ -93,6 +99,22 @@ def test_curve_table_marks_cells_below_the_matched_control():
     assert math.isnan(cells.loc[("random-roi", "4/255"), "p_below_control"])
     row = cells.loc[("strong", "32/255")]
     assert row["dsc_lo"] <= row["dsc_mean"] <= row["dsc_hi"] and row["seeds"] == 3
+
+
+@pytest.mark.parametrize("role", ["matched-control", "protection"])
+def test_the_matched_control_is_the_method_that_declares_that_role(role):
+    renamed = []
+    for r in grid():
+        if r["spec"]["method"] == "random-roi":
+            r = {**r, "spec": {**r["spec"], "method": "other-noise"},
+                 "method": {**r["method"], "role": role}}
+        renamed.append(r)
+    cells = curve_table(renamed).set_index(["method", "budget_label"])
+    assert cells.loc[("other-noise", "4/255"), "role"] == role
+    if role == "matched-control":
+        assert cells.loc[("strong", "16/255"), "below_control"]
+    else:  # nothing declares the matched control: no cell is tested
+        assert cells["p_below_control"].isna().all()
 
 
 def test_eps50_ranks_the_stronger_method_first_with_an_interval():

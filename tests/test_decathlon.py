@@ -129,14 +129,14 @@ def test_export_then_load_round_trip(tmp_path, tiny):
 
 def test_boards_name_a_local_folder_without_its_path(tmp_path):
     from uebench.contracts.presets import get_preset
+    from uebench.results.records import label_dataset
     from uebench.runner.data import fingerprint
-    from uebench.runner.pipeline import dataset_label
 
     folder = msd_folder(tmp_path / "secret-site-path")
     spec = f"decathlon:{folder}"
     dataset = resolve_dataset(spec)
     fp = fingerprint(dataset, get_preset("quick"))
-    label = dataset_label(spec, dataset, fp)
+    label = label_dataset(spec, dataset, fp)
     name = json.loads((folder / "dataset.json").read_text()).get("name") or folder.name
     assert label == f"decathlon:{name}#{fp[:8]}" and "secret-site-path" not in label
-    assert dataset_label("brats-mni", dataset, fp) == "brats-mni"
+    assert label_dataset("brats-mni", dataset, fp) == "brats-mni"

@@ -64,3 +64,20 @@ def test_another_dataset_is_refused_unless_new_dataset(tmp_path):
 def test_a_gpu_record_is_refused_by_cpu_boards(tmp_path):
     result = add(tmp_path, made("em", 1, device="NVIDIA H100 80GB HBM3"))
     assert result.exit_code == 2 and "trained on cuda" in result.output
+
+
+def test_a_missing_records_folder_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["leaderboard", "--records", str(tmp_path / "none"),
+                                       "--out", str(tmp_path / "boards")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert not (tmp_path / "none").exists() and not (tmp_path / "boards").exists()
+
+
+def test_a_file_that_is_not_a_record_is_refused_by_name(tmp_path):
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "base.json").write_text(json.dumps(made("random-roi", 0)))
+    stray = tmp_path / "stray.json"
+    stray.write_text(json.dumps({"spec": {}}))
+    result = CliRunner().invoke(main, ["leaderboard", "--records", str(tmp_path / "records"),
+                                       "--add", str(stray), "--out", str(tmp_path / "boards")])
+    assert result.exit_code == 2 and f"{stray}: not a uebench run record" in result.output

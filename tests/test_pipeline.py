@@ -18,6 +18,7 @@ def test_run_writes_a_complete_record_and_reuses_the_clean_victim(pipeline, tmp_
     assert path.exists() and json.loads(path.read_text())["run_id"] == record["run_id"]
     assert record["schema_version"] == 1
     assert record["method"]["params"] == {} and record["method"]["norm"] == "linf"
+    assert record["method"]["role"] == "matched-control"  # declared by RandomNoiseROI
     assert record["environment"]["packages"]["monai"]
     efficacy = record["efficacy"]
     for side in ("clean_trained", "protected_trained"):
@@ -93,11 +94,14 @@ def test_victim_cache_follows_the_architecture(pipeline, monkeypatch):
 
 
 def test_leaderboard_keeps_parameter_overrides_apart():
-    from uebench.results.leaderboard import method_label, tables
+    from uebench.results.leaderboard import tables
+    from uebench.results.records import method_label
 
-    assert method_label("voxshield", {}) == "voxshield"
-    assert method_label("voxshield", {"s_steps": 40, "roi": "soft"}) == (
-        "voxshield[roi=soft,s_steps=40]")
+    def spec(**params):
+        return {"spec": {"method": "voxshield", "method_params": params}}
+
+    assert method_label(spec()) == "voxshield"
+    assert method_label(spec(s_steps=40, roi="soft")) == "voxshield[roi=soft,s_steps=40]"
     assert tables([]) == {}  # no records: no tables
 
 

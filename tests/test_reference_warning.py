@@ -1,7 +1,6 @@
 """A run whose clean-trained victim is weak says so, in the record and in the summary."""
 
-from uebench.cli import summary
-from uebench.runner.pipeline import reference_warning
+from uebench.results.records import reference_warning, summary
 
 CLASSES = ("class1", "class2")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from uebench.cli import main
+from uebench.contracts import registry
 from uebench.contracts.budget import storage_scale
-from uebench.report.build import example_figure, pick_example, z_spectrum
+from uebench.kit.spectra import z_spectrum
+from uebench.report.build import pick_example
+from uebench.report.page import example_section
+from uebench.results import records
 from uebench.runner.data import fingerprint, load_cases, split_cases
 from uebench.runner.pipeline import RunSpec, resolve
 from uebench.runner.stages import protection_key
@@ -40,41 +45,36 @@ def _evaluation(rng: np.random.Generator, mean: float) -> dict:
 
 def make_record(method: str, epsilon: float, seed: int, victim: str = "unet",
                 l0: bool = False) -> dict:
-    """A record with the pipeline's schema and fake numbers (spheres, tiny preset)."""
+    """A record assembled as the pipeline assembles one, from fake stage results (spheres,
+    tiny preset)."""
     spec = RunSpec(method, victim, "spheres", epsilon=epsilon, seed=seed, preset="tiny")
     rng = np.random.default_rng([seed, int(epsilon * 255), len(method)])
     budget = ({"norm": "l0", "max_fraction": 0.0078125, "storage": "float32"} if l0 else
               {"norm": "linf", "epsilon": epsilon, "storage": "int8",
                "storage_scale": storage_scale(epsilon)})
-    clean = _evaluation(rng, 0.85)
-    protected = _evaluation(rng, METHODS.get(method, 0.8) * (4 / 255 / epsilon) ** 0.2)
-    drop = clean["dsc_fg_mean"] - protected["dsc_fg_mean"]
-    return {
-        "schema_version": 1, "run_id": spec.run_id(),
-        "spec": {"method": method, "victim": victim, "dataset": "spheres", "defense": "none",
-                 "epsilon": epsilon, "seed": seed, "preset": "tiny", "method_params": {}},
-        "environment": {"device": "cpu", "git_commit": "0" * 40, "packages": {},
-                        "platform": "test", "python": "3"},
-        "method": {"name": method, "norm": budget["norm"], "epsilon": epsilon, "params": {},
-                   "deviations": "", "history": [], "budget": budget},
-        "dataset": {"name": "spheres", "spec": "spheres", "fingerprint": "f",
-                    "class_names": CLASSES, "regions": {},
-                    "split": {"train": 4, "val": 1, "test": 1}, "volume_size": 32},
-        "preset": {"name": "tiny", "volume_size": 32},
-        "efficacy": {"clean_trained": clean, "protected_trained": protected,
-                     "dsc_drop": {"dsc_fg_mean": drop}},
+    protection = {
         "fidelity": {"linf": epsilon, "l2": 1.0, "l0_fraction": 0.1,
                      "psnr_whole": 60 - 100 * epsilon, "psnr_roi": 45 - 100 * epsilon,
                      "ssim_whole": 0.99, "ssim_roi": 0.98, "measured_on": "stored form",
                      "budget": budget},
-        "throughput": {"protect": {"device": "cpu", "fit_seconds": 1.0, "perturb_seconds": 1.0,
-                                   "wall_seconds": 2.0, "volumes": 4, "volumes_per_second": 2.0,
-                                   "voxels_per_second": 1e5,
-                                   "perturb_volumes_per_second": 4.0},
-                       "victim_training": {"clean": {"seconds_per_epoch": 1.0},
-                                           "protected": {"seconds_per_epoch": 1.0}}},
-        "timings": {"run_seconds": 5.0, "cached_stages": []},
-    }
+        "throughput": {"device": "cpu", "fit_seconds": 1.0, "perturb_seconds": 1.0,
+                       "wall_seconds": 2.0, "volumes": 4, "volumes_per_second": 2.0,
+                       "voxels_per_second": 1e5, "perturb_volumes_per_second": 4.0}}
+    training = {"seconds_per_epoch": 1.0}
+    clean = {"evaluation": _evaluation(rng, 0.85), "training": training}
+    level = METHODS.get(method, 0.8) * (4 / 255 / epsilon) ** 0.2
+    protected = {"evaluation": _evaluation(rng, level), "training": training}
+    dataset = {"name": "spheres", "spec": "spheres", "fingerprint": "f", "label": "spheres",
+               "class_names": CLASSES, "regions": {},
+               "split": {"train": 4, "val": 1, "test": 1}, "volume_size": 32}
+    return records.assemble(
+        spec.run_id(), asdict(spec),
+        {"device": "cpu", "git_commit": "0" * 40, "packages": {}, "platform": "test",
+         "python": "3"},
+        {"name": method, "norm": budget["norm"], "epsilon": epsilon, "params": {},
+         "deviations": "", "history": [], "budget": budget},
+        registry.methods.get(method).role, dataset, {"name": "tiny", "volume_size": 32},
+        protection, clean, protected, 5.0)
 
 
 def cache_deltas(record: dict, cache_root: Path) -> None:
@@ -95,13 +95,13 @@ def cache_deltas(record: dict, cache_root: Path) -> None:
 def runs(tmp_path) -> Path:
     """``runs/records`` with 4 methods + clean x 3 budgets x 2 seeds on unet, a few unet2d
     runs and one L0 (ops) run; deltas cached for voxshield and random-roi at 16/255."""
-    records = tmp_path / "runs" / "records"
-    records.mkdir(parents=True)
+    folder = tmp_path / "runs" / "records"
+    folder.mkdir(parents=True)
     made = [make_record(m, eps, seed) for m in METHODS for eps in BUDGETS for seed in (0, 1)]
     made += [make_record(m, 4 / 255, 0, victim="unet2d") for m in ("voxshield", "random-roi")]
     made.append(make_record("ops", 4 / 255, 0, l0=True))
     for record in made:
-        (records / f"{record['run_id']}.json").write_text(json.dumps(record))
+        (folder / f"{record['run_id']}.json").write_text(json.dumps(record))
     for method in ("voxshield", "random-roi"):
         cache_deltas(make_record(method, 16 / 255, 0), tmp_path / "runs" / "cache")
     return tmp_path / "runs"
@@ -127,15 +127,13 @@ def test_report_renders_a_page_whose_images_all_exist(runs, tmp_path):
 
 def test_example_without_cached_deltas_is_a_text_panel(runs, tmp_path):
     record = make_record("voxshield", 8 / 255, 0)
-    name, note = example_figure(record, runs / "cache", tmp_path, "example.png")
-    assert note.startswith("not available") and record["run_id"] in note
-    assert (tmp_path / name).read_bytes().startswith(PNG_MAGIC)
+    section = example_section(record, runs / "cache", tmp_path)
+    assert section.caption.startswith("Not available") and record["run_id"] in section.caption
+    assert (tmp_path / section.images[0]).read_bytes().startswith(PNG_MAGIC)
 
 
 def test_default_example_is_voxshield_at_the_largest_budget(runs):
-    from uebench.results.leaderboard import load_records
-
-    chosen = pick_example(load_records(runs / "records"))
+    chosen = pick_example(records.load_records(runs / "records"))
     assert chosen["spec"]["method"] == "voxshield"
     assert chosen["spec"]["epsilon"] == max(BUDGETS) and chosen["spec"]["seed"] == 0
 
@@ -153,7 +151,7 @@ def test_no_records_is_a_usage_error(tmp_path, make):
         folder.mkdir()
     result = CliRunner().invoke(main, ["report", str(folder), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
-    assert ("does not exist" if make == "missing" else "no records") in result.output
+    assert ("does not exist" if make == "missing" else "holds no run records") in result.output
     assert not (tmp_path / "o" / "index.html").exists()
 
 
@@ -165,15 +163,15 @@ def test_unknown_example_names_close_matches(runs, tmp_path):
 
 
 def test_defended_records_add_the_defense_figure_not_one_budget_curves(runs, tmp_path):
-    records = runs / "records"
+    folder = runs / "records"
     for method in ("clean", "voxshield", "random-roi"):
         for seed in (0, 1):
             record = make_record(method, 16 / 255, seed)
             record["spec"]["defense"] = "gamma"
             record["run_id"] += "-gamma"
-            (records / f"{record['run_id']}.json").write_text(json.dumps(record))
+            (folder / f"{record['run_id']}.json").write_text(json.dumps(record))
     out = tmp_path / "report"
-    result = CliRunner().invoke(main, ["report", str(records), "--out", str(out)])
+    result = CliRunner().invoke(main, ["report", str(folder), "--out", str(out)])
     assert result.exit_code == 0, result.output
     images = re.findall(r'<img src="([^"]+)"', (out / "index.html").read_text())
     assert "defenses-spheres-tiny.png" in images

@@ -5,7 +5,8 @@ import torch
 from uebench.contracts import registry
 from uebench.contracts.budget import quantise, release
 from uebench.contracts.core import RunContext
-from uebench.methods.voxshield import _ZDiv, objective, roi_mask, semantic_disruption, zdiv
+from uebench.kit.spectra import _ZDiv, zdiv
+from uebench.methods.voxshield import objective, roi_mask, semantic_disruption
 from uebench.runner.data import split_cases
 from uebench.runner.pipeline import Pipeline, RunSpec
 

@@ -115,6 +115,7 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
     both on the clean test split, and write a JSON record. With --train-data PROTECTED
     --test-data CLEAN, the protection is the released folder itself (pseudo-method
     `released`; --eps is the budget it is checked against)."""
+    from uebench.results.records import summary
     from uebench.runner.defense_chain import canonical_defense
     from uebench.runner.pipeline import Pipeline, RunSpec, resolve
     from uebench.runner.released import RELEASED
@@ -145,46 +146,6 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
         raise InputError(str(error)) from None
     click.echo(summary(record))
     click.echo(f"\nrecord: {path}")
-
-
-def summary(record: dict[str, Any]) -> str:
-    """The run's headline numbers as a small table."""
-    from uebench.results.leaderboard import budget_label
-
-    eff, fid = record["efficacy"], record["fidelity"]
-    thr = record["throughput"]["protect"]
-
-    def fmt(value, digits=3):
-        return "—" if value is None else f"{value:.{digits}f}"
-
-    rows = [
-        ("clean-trained DSC (fg mean)", fmt(eff["clean_trained"]["dsc_fg_mean"])),
-        ("protected-trained DSC (fg mean)", fmt(eff["protected_trained"]["dsc_fg_mean"])),
-        ("DSC drop", fmt(eff["dsc_drop"]["dsc_fg_mean"])),
-    ]
-    if "dsc_regions_mean" in eff["clean_trained"]:
-        rows.append(("regions DSC clean -> protected",
-                     f"{fmt(eff['clean_trained']['dsc_regions_mean'])} -> "
-                     f"{fmt(eff['protected_trained']['dsc_regions_mean'])}"))
-    rows += [
-        ("L-inf (x255, stored)", fmt(fid["linf"] * 255, 2)),
-        ("changed voxels (stored)", f"{fid['l0_fraction']:.2%}"),
-        ("PSNR whole / ROI (dB)", f"{fmt(fid['psnr_whole'], 1)} / {fmt(fid.get('psnr_roi'), 1)}"),
-        ("SSIM whole / ROI", f"{fmt(fid['ssim_whole'], 4)} / {fmt(fid.get('ssim_roi'), 4)}"),
-        ("protect wall time (s)", fmt(thr["wall_seconds"], 1)),
-        ("protect volumes/s", fmt(thr["volumes_per_second"], 3)),
-        ("victim s/epoch (protected)",
-         fmt(record["throughput"]["victim_training"]["protected"]["seconds_per_epoch"], 2)),
-        ("run wall time (s)", fmt(record["timings"]["run_seconds"], 1)),
-        ("stages from cache", ", ".join(record["timings"]["cached_stages"]) or "none"),
-    ]
-    spec = record["spec"]
-    title = (f"{spec['method']} vs {spec['victim']} on {spec['dataset']} "
-             f"(budget {budget_label(record)}, defense {spec['defense']}, "
-             f"preset {spec['preset']}, seed {spec['seed']})")
-    text = title + "\n" + tabulate(rows, tablefmt="simple")
-    warning = eff.get("reference_warning")
-    return text + (f"\nWARNING: {warning}" if warning else "")
 
 
 @main.command()
@@ -366,32 +327,27 @@ def leaderboard(records, add_from, out, allow_dirty, new_dataset):
     """Render the grid, curves, eps50, defenses, efficacy, fidelity and throughput
     leaderboards (Markdown + CSV). Records added with --add must be of the current evaluation
     protocol, the boards' kind of device and dataset / preset, and made from committed code."""
-    from uebench.results.leaderboard import admission_problems, load_records, render
-    from uebench.runner.pipeline import PROTOCOL_VERSION
-    from uebench.runner.store import read_json
+    from uebench.results.leaderboard import admission_problems, render
+    from uebench.results.records import (
+        PROTOCOL_VERSION,
+        RecordError,
+        load_records,
+        read_record,
+    )
 
     paths = [path for source in add_from
              for path in (sorted(source.glob("*.json")) if source.is_dir() else [source])]
-    if not records.is_dir() and not paths:
-        raise InputError(f"{records}: no such folder of records")
-    try:
-        board = load_records(records) if records.is_dir() else []
-    except ValueError as error:
+    try:  # an empty or new --records folder is fine when --add fills it
+        board = load_records(records) if not paths or any(records.glob("*.json")) else []
+    except RecordError as error:
         raise InputError(str(error)) from None
-    if not board and not paths:
-        raise InputError(f"no records (*.json) in {records}")
     refused = []
     for path in paths:
         try:
-            record = read_json(path)
-        except ValueError as error:
+            problems = admission_problems(read_record(path), board, PROTOCOL_VERSION,
+                                          allow_dirty, new_dataset)
+        except RecordError as error:
             refused.append(str(error))
-            continue
-        try:
-            problems = admission_problems(record, board, PROTOCOL_VERSION, allow_dirty,
-                                          new_dataset)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            refused.append(f"{path}: not a run record ({error!r})")
             continue
         refused += [f"{path}: {problem}" for problem in problems]
     if refused:  # one line for one refusal, a line per refusal for several
@@ -402,10 +358,8 @@ def leaderboard(records, add_from, out, allow_dirty, new_dataset):
         shutil.copy2(path, records / path.name)
     try:
         written = render(records, out)
-    except ValueError as error:
+    except ValueError as error:  # RecordError, or records that mix protocols / devices
         raise InputError(str(error)) from None
-    except (KeyError, TypeError, AttributeError) as error:
-        raise InputError(f"a record in {records} is not a run record ({error!r})") from None
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -475,11 +429,12 @@ def compare_command(new, baseline, dsc_tolerance, psnr_tolerance, time_tolerance
     baseline's interval), fidelity drops (ROI PSNR, budget) or protection slows down (times
     relative to a calibration workload timed in the same process); exit 0 when nothing moved."""
     from uebench.results.compare import CompareError, Tolerances, compare, render
+    from uebench.results.records import RecordError
 
     tolerances = Tolerances(dsc_tolerance, psnr_tolerance, time_tolerance, min_seconds)
     try:
         result = compare(new, baseline, tolerances)
-    except CompareError as error:
+    except (CompareError, RecordError) as error:
         raise InputError(str(error)) from None
     click.echo(render(result))
     if result.regressions:

@@ -33,6 +33,7 @@ from torch import nn
 
 from uebench.contracts import registry
 from uebench.contracts.core import Case, Dataset, Preset, RunContext
+from uebench.results.records import describe_budget
 from uebench.runner.data import fingerprint, preset_split, resolve_dataset, split_cases
 from uebench.runner.training import dice_ce_loss, seed_everything
 
@@ -82,10 +83,11 @@ def check_method(name: str, epsilon: float = 4 / 255, seed: int = 0,
     _, _, again = _fit_and_perturb(name, epsilon, seed, cases, params or {})
     for case, first, second in zip(train, deltas, again):
         assert np.array_equal(first, second), f"{name}: same seed, different delta on {case.id}"
+    bound = describe_budget(budget.describe(), name_linf=True)
     passed = (f"check_method({name!r}): passed on {len(train)} spheres cases "
               f"({CONFORMANCE_PRESET.volume_size}^3, seed {seed}): describe() and JSON params, "
-              f"delta shape, finite, budget ({_budget_label(budget.describe())}) on the "
-              "stored form, released volume in [0, 1], same seed -> same deltas")
+              f"delta shape, finite, budget ({bound}) on the stored form, released volume in "
+              "[0, 1], same seed -> same deltas")
     if not quiet:
         print(passed)
     return passed
@@ -332,10 +334,3 @@ def check_dataset(spec: str, seed: int = 0, preset: Preset = CONFORMANCE_PRESET,
         print(passed)
     return passed
 
-
-def _budget_label(budget: dict[str, Any]) -> str:
-    if budget["norm"] == "linf":
-        return f"L-inf {budget['epsilon'] * 255:g}/255"
-    bounds = ", ".join(f"{key} {value:g}" for key, value in budget.items()
-                       if isinstance(value, float))
-    return f"{budget['norm']} {bounds}".strip()

@@ -71,9 +71,15 @@ class Method:
     ``x + delta`` to [0, 1], checks the budget, stores the delta (int8 for L-inf) and re-checks
     the budget on the stored form. The budget is L-inf ``epsilon`` unless ``budget`` says
     otherwise (a method defined under another norm, such as OPS under L0).
+
+    ``role`` says what the boards make of its rows: ``"protection"`` (a method under test),
+    ``"control"`` (noise that no protection should fail to beat), ``"matched-control"`` (the
+    control each protection is tested against, cell by cell) or ``"reference"`` (no
+    perturbation: the clean-trained reference itself, not a curve).
     """
 
     name: ClassVar[str] = ""
+    role: ClassVar[str] = "protection"
     norm: ClassVar[str] = "linf"
     summary: ClassVar[str] = ""
     deviations: ClassVar[str] = ""

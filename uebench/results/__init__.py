@@ -1,2 +1,2 @@
-"""Records and what is read from them: labels, statistics, curves, boards and regression
-comparisons."""
+"""Records and what is read from them: the record's one home (``records``: schema, loader,
+cell, labels, assembly), statistics, curves, boards and regression comparisons."""

@@ -20,7 +20,6 @@ budget); the seeds of a spec are pooled. For every spec in both folders:
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections import defaultdict
@@ -32,11 +31,11 @@ import numpy as np
 from tabulate import tabulate
 
 from uebench.contracts.budget import TOLERANCE
+from uebench.results import records as rec
 from uebench.results import stats
-from uebench.results.labels import budget_label, dataset_label, method_label
+from uebench.results.records import REFERENCE, Record
 
-Record = dict[str, Any]
-SpecKey = tuple
+SpecKey = tuple  # (protocol, *records.Cell)
 
 
 @dataclass(frozen=True)
@@ -76,36 +75,13 @@ class Comparison:
 
 
 class CompareError(ValueError):
-    """Nothing to compare: a missing or empty folder, an unreadable record, no shared spec."""
-
-
-def load_records(folder: Path, role: str) -> list[Record]:
-    """Every ``*.json`` run record in ``folder``; a clear error when there is none or one is
-    not a run record."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CompareError(f"{role} folder {folder} does not exist")
-    paths = sorted(folder.glob("*.json"))
-    if not paths:
-        raise CompareError(f"{role} folder {folder} holds no run records (*.json)")
-    records = []
-    for path in paths:
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise CompareError(f"{path}: not readable JSON ({error})") from None
-        if not isinstance(record, dict) or not {"spec", "efficacy"} <= set(record):
-            raise CompareError(f"{path}: not a uebench run record (no spec / efficacy)")
-        records.append(record)
-    return records
+    """Nothing to compare: the two folders share no spec (an unreadable folder or record is
+    ``records.RecordError``)."""
 
 
 def spec_key(record: Record) -> SpecKey:
-    """The spec a record is matched on (the seed left out: seeds are pooled)."""
-    spec = record["spec"]
-    return (int(record.get("protocol", 1)), dataset_label(record), spec["preset"],
-            spec["victim"], spec["defense"],
-            method_label(spec["method"], spec.get("method_params") or {}), budget_label(record))
+    """The spec a record is matched on: its protocol and board cell (seeds are pooled)."""
+    return (rec.protocol_of(record), *rec.cell(record))
 
 
 def spec_label(key: SpecKey) -> str:
@@ -126,13 +102,14 @@ def group(records: list[Record]) -> dict[SpecKey, list[Record]]:
 def _seed_scores(records: list[Record]) -> list[dict[str, float]]:
     """Per-case protected-trained foreground-mean DSC, one dict per record (seed)."""
     return [stats.case_scores(r["efficacy"]["protected_trained"]["per_case"],
-                              r["dataset"]["class_names"]) for r in records]
+                              rec.class_names(r)) for r in records]
 
 
 def check_efficacy(label: str, new: list[Record], base: list[Record], tol: Tolerances
                    ) -> Check | None:
-    """Protected-trained DSC against the baseline's 95 % interval; None for ``clean``."""
-    if new[0]["spec"]["method"] == "clean":
+    """Protected-trained DSC against the baseline's 95 % interval; None for the reference
+    (``clean``: it perturbs nothing)."""
+    if rec.role(new[0]) == REFERENCE:
         return None
     mean, low, high = stats.interval(_seed_scores(base))
     new_mean = stats.interval(_seed_scores(new))[0]
@@ -162,10 +139,8 @@ def check_psnr(label: str, new: list[Record], base: list[Record], tol: Tolerance
 def budget_excess(record: Record) -> tuple[str, float, float]:
     """(norm, measured, cap) of a record's budget: L-inf against epsilon, or the L0 fraction
     against its cap."""
-    method, fidelity = record["method"], record["fidelity"]
-    budget = method.get("budget") or {"norm": method.get("norm", "linf"),
-                                      "epsilon": record["spec"]["epsilon"]}
-    if budget.get("norm") == "l0":
+    budget, fidelity = rec.budget_info(record), record["fidelity"]
+    if rec.norm(record) == "l0":
         return "L0 fraction", float(fidelity.get("l0_fraction") or 0.0), budget["max_fraction"]
     return "L-inf", float(fidelity.get("linf") or 0.0), float(budget["epsilon"])
 
@@ -210,8 +185,8 @@ def _listing(labels: list[str], shown: int = 5) -> str:
 def compare(new_dir: Path, baseline_dir: Path, tol: Tolerances | None = None) -> Comparison:
     """Compare the records of ``new_dir`` with those of ``baseline_dir``, spec by spec."""
     tol = tol or Tolerances()
-    new_groups = group(load_records(new_dir, "NEW"))
-    base_groups = group(load_records(baseline_dir, "BASELINE"))
+    new_groups = group(rec.load_records(new_dir, "NEW"))
+    base_groups = group(rec.load_records(baseline_dir, "BASELINE"))
     shared = sorted(set(new_groups) & set(base_groups), key=spec_label)
     if not shared:
         raise CompareError(f"no spec of {new_dir} matches one of {baseline_dir} (specs match on "

@@ -11,31 +11,44 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from uebench.results import records as rec
 from uebench.results import stats
-from uebench.results.labels import budget_label, dataset_label, epsilon_label, method_label
+from uebench.results.records import CELL, MATCHED_CONTROL, REFERENCE, Record, epsilon_label
 
-CONTROL = "random-roi"
-REFERENCE = "clean"  # no perturbation: the clean-trained reference itself, not a curve
-CURVE_KEYS = ["dataset", "preset", "victim", "defense", "method"]
+CURVE_KEYS = CELL[:5]
 
 
-def _cells(records: list[dict[str, Any]]) -> tuple[dict, dict, dict]:
-    """Per-seed per-case protected scores for each cell, clean-trained scores for each
-    (dataset, preset, victim), and ROI PSNR per cell."""
-    cells: dict[tuple, dict[int, dict[str, float]]] = defaultdict(dict)
-    clean: dict[tuple, dict[int, dict[str, float]]] = defaultdict(dict)
-    psnr: dict[tuple, list[float]] = defaultdict(list)
+@dataclass
+class _Cells:
+    """Per-seed per-case protected scores for each cell (keyed by the cell's fields with
+    the L-inf budget, NaN for other norms, before the budget label), clean-trained scores
+    for each (dataset, preset, victim), ROI PSNR per cell, each method label's role, and the
+    cells of the matched control (its method without overrides)."""
+
+    scores: dict[tuple, dict[int, dict[str, float]]] = field(
+        default_factory=lambda: defaultdict(dict))
+    clean: dict[tuple, dict[int, dict[str, float]]] = field(
+        default_factory=lambda: defaultdict(dict))
+    psnr: dict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
+    roles: dict[str, str] = field(default_factory=dict)
+    controls: set[tuple] = field(default_factory=set)
+
+
+def _cells(records: list[Record]) -> _Cells:
+    out = _Cells()
+    cells, clean, psnr = out.scores, out.clean, out.psnr
     for record in records:
-        spec, names = record["spec"], record["dataset"]["class_names"]
-        linf = record["method"].get("budget", {}).get("norm", "linf") == "linf"
-        key = (dataset_label(record), spec["preset"], spec["victim"], spec["defense"],
-               method_label(spec["method"], spec.get("method_params") or {}),
-               spec["epsilon"] if linf else math.nan, budget_label(record))
+        spec, names = record["spec"], rec.class_names(record)
+        cell = rec.cell(record)
+        key = (*cell[:5], rec.linf_epsilon(record), cell.budget)
+        out.roles[cell.method] = rec.role(record)
+        if out.roles[cell.method] == MATCHED_CONTROL and not spec.get("method_params"):
+            out.controls.add(key)
         efficacy = record["efficacy"]
         cells[key][spec["seed"]] = stats.case_scores(efficacy["protected_trained"]["per_case"],
                                                      names)
@@ -43,26 +56,38 @@ def _cells(records: list[dict[str, Any]]) -> tuple[dict, dict, dict]:
             spec["seed"], stats.case_scores(efficacy["clean_trained"]["per_case"], names))
         value = record["fidelity"].get("psnr_roi")
         psnr[key].append(math.nan if value is None else value)
-    return cells, clean, psnr
+    return out
 
 
-def curve_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+def _control_of(found: _Cells, key: tuple) -> tuple | None:
+    """The matched control's cell for ``key``: same dataset, preset, victim, defense and
+    budget; None when it was not run (or ``key`` is that cell)."""
+    matches = [other for other in found.controls
+               if other[:4] == key[:4] and other[5:] == key[5:] and other != key]
+    return matches[0] if matches else None
+
+
+def curve_table(records: list[Record]) -> pd.DataFrame:
     """One row per cell: protected DSC (mean, 95 % interval), the clean-trained reference of
-    the same victim, relative DSC, the one-sided paired test against the matched random-roi
-    control (same dataset, preset, victim, defense and budget) and the mean ROI PSNR."""
-    cells, clean, psnr = _cells(records)
-    references = {key: stats.interval(list(seeds.values())) for key, seeds in clean.items()}
+    the same victim, relative DSC, the one-sided paired test against the matched control (the
+    method whose role is ``matched-control``: random-roi; same dataset, preset, victim,
+    defense and budget) and the mean ROI PSNR."""
+    found = _cells(records)
+    cells, psnr = found.scores, found.psnr
+    references = {key: stats.interval(list(seeds.values()))
+                  for key, seeds in found.clean.items()}
     rows = []
     for key, seeds in sorted(cells.items(), key=lambda item: _order(item[0])):
         dataset, preset, victim, defense, method, budget, label = key
         mean, low, high = stats.interval(list(seeds.values()))
         clean_mean, clean_low, clean_high = references[key[:3]]
-        control = cells.get((dataset, preset, victim, defense, CONTROL, budget, label))
-        p_value = (stats.paired_below(seeds, control)
-                   if control is not None and method != CONTROL else math.nan)
+        control = _control_of(found, key)
+        p_value = (stats.paired_below(seeds, cells[control])
+                   if control is not None and key not in found.controls else math.nan)
         rows.append({
             "dataset": dataset, "preset": preset, "victim": victim, "defense": defense,
-            "method": method, "budget": budget, "budget_label": label, "seeds": len(seeds),
+            "method": method, "role": found.roles[method], "budget": budget,
+            "budget_label": label, "seeds": len(seeds),
             "dsc_mean": mean, "dsc_lo": low, "dsc_hi": high,
             "clean_mean": clean_mean, "clean_lo": clean_low, "clean_hi": clean_high,
             "relative": mean / clean_mean if clean_mean else math.nan,
@@ -98,16 +123,17 @@ def eps_at_half(budgets: np.ndarray, means: np.ndarray, clean_mean: float) -> fl
     return math.inf
 
 
-def eps50_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per L-inf curve (``clean`` is the reference, not a curve): eps@50 with a 95 %
+def eps50_table(records: list[Record]) -> pd.DataFrame:
+    """One row per L-inf curve (the reference, ``clean``, is not a curve): eps@50 with a 95 %
     interval (the rule applied to each joint bootstrap draw of the per-budget and
     clean-trained means), the ROI PSNR interpolated at eps@50, and the rank within (dataset,
     preset, victim, defense) by eps@50 (lower = stronger; ties broken by the DSC at the
     largest budget)."""
-    cells, clean, psnr = _cells(records)
+    found = _cells(records)
+    cells, clean, psnr = found.scores, found.clean, found.psnr
     curves: dict[tuple, list[tuple]] = defaultdict(list)
     for key in cells:
-        if not math.isnan(key[5]) and key[4] != REFERENCE:
+        if not math.isnan(key[5]) and found.roles[key[4]] != REFERENCE:
             curves[key[:5]].append(key)
     rows = []
     for curve, keys in curves.items():

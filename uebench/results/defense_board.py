@@ -2,20 +2,20 @@
 
 For every protected cell (dataset, preset, victim, method, budget) that was also trained under
 at least one defense, one row per defense: the protected-trained DSC under that defense with
-its interval, what the same defense costs a victim trained on clean data (method ``clean``
-under that defense, same budget column), and the undefended clean-trained interval. A defense
-*breaks* a protection when it restores the protected-trained DSC to within the clean-trained
-interval (mean >= its lower bound); it *neutralises* it when the protected-trained DSC under it
-reaches the interval of clean data under the same defense (the protection adds nothing to what
-the defense itself costs). Built on ``curves.curve_table``'s cells (passed in, computed once
-per board), so intervals and seeds follow the same rules as every other board.
+its interval, what the same defense costs a victim trained on clean data (the reference method,
+``clean``, under that defense, same budget column), and the undefended clean-trained interval.
+A defense *breaks* a protection when it restores the protected-trained DSC to within the
+clean-trained interval (mean >= its lower bound); it *neutralises* it when the protected-trained
+DSC under it reaches the interval of clean data under the same defense (the protection adds
+nothing to what the defense itself costs). Built on ``curves.curve_table``'s cells (passed in,
+computed once per board), so intervals and seeds follow the same rules as every other board.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from uebench.results.curves import REFERENCE
+from uebench.results.records import REFERENCE
 from uebench.runner.defense_chain import NONE
 
 BREAKS_RULE = ("breaks: the protected-trained DSC under the defense reaches the clean-trained "
@@ -37,9 +37,9 @@ def defense_table(cells: pd.DataFrame) -> pd.DataFrame:
                           & (cells["victim"] == site.victim)
                           & (cells["budget_label"] == site.budget_label)]
         for cell in same_site[same_site["method"] == site.method].itertuples(index=False):
-            on_clean = same_site[(same_site["method"] == REFERENCE)
+            on_clean = same_site[(same_site["role"] == REFERENCE)
                                  & (same_site["defense"] == cell.defense)]
-            judged = cell.method != REFERENCE and cell.defense != NONE
+            judged = cell.role != REFERENCE and cell.defense != NONE
             rows.append({
                 "dataset": cell.dataset, "preset": cell.preset, "victim": cell.victim,
                 "method": cell.method, "epsilon": cell.budget_label, "defense": cell.defense,

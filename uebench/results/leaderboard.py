@@ -6,7 +6,7 @@ and the matched-control test, per method x victim x defense) and eps50 (methods 
 budget that halves the clean-trained DSC), efficacy (clean-trained vs protected-trained on the
 clean test split), defenses (each protected cell under each defense, beside what the defense
 costs clean data), fidelity (measured on the stored form) and throughput. The boards hold one
-evaluation protocol (``pipeline.PROTOCOL_VERSION``) and one kind of device (CPU or CUDA:
+evaluation protocol (``records.PROTOCOL_VERSION``) and one kind of device (CPU or CUDA:
 training numerics differ, so CPU and GPU records are boarded apart, never pooled). Rendering
 is deterministic so a test can re-render the committed tables from the committed records.
 """
@@ -18,58 +18,28 @@ from typing import Any
 
 import pandas as pd
 
+from uebench.results import records as rec
 from uebench.results import stats
-from uebench.results.curves import REFERENCE, curve_table, eps50_table
+from uebench.results.curves import curve_table, eps50_table
 from uebench.results.defense_board import BREAKS_RULE, defense_table
-from uebench.results.labels import budget_label, dataset_label, epsilon_label, method_label
+from uebench.results.records import (
+    CELL,
+    REFERENCE,
+    Record,
+    device_kind,
+    protocol_of,
+    single_device_kind,
+    single_protocol,
+)
 from uebench.runner.evaluation import EMPTY_RULE
-from uebench.runner.store import read_json
 
-__all__ = ["budget_label", "epsilon_label", "method_label", "load_records", "render", "tables",
-           "protocol_of", "device_kind", "admission_problems"]
-
-KEYS = ["dataset", "victim", "method", "epsilon", "defense", "preset"]
-CELL = ["dataset", "preset", "victim", "defense", "method", "epsilon"]
+# The cell's fields as the boards' columns (the budget label is the column ``epsilon``), and
+# the efficacy board's row order: the same fields, victim and method first.
+BOARD_CELL = [*CELL[:5], "epsilon"]
+EFFICACY_ORDER = ["dataset", "victim", "method", "epsilon", "defense", "preset"]
 
 
-def load_records(folder: Path) -> list[dict[str, Any]]:
-    """Every ``*.json`` record under ``folder``, in file-name order."""
-    return [read_json(p) for p in sorted(Path(folder).glob("*.json"))]
-
-
-def protocol_of(record: dict[str, Any]) -> int:
-    """The evaluation protocol a record was made under (records before versioning: 1)."""
-    return int(record.get("protocol", 1))
-
-
-def _only(values: set, mixed: str) -> Any:
-    """The one value in ``values``; ``ValueError`` naming them after ``mixed`` otherwise."""
-    if len(values) > 1:
-        raise ValueError(mixed.format(sorted(values)))
-    return next(iter(values))
-
-
-def single_protocol(records: list[dict[str, Any]]) -> int:
-    """The one protocol ``records`` share; a clear error when they mix protocols."""
-    return _only({protocol_of(r) for r in records},
-                 "the records mix protocols {}; boards show one protocol: move the older "
-                 "records out (leaderboards/archive/) or re-run them")
-
-
-def device_kind(record: dict[str, Any]) -> str:
-    """``cpu`` or ``cuda``: where the record's victims were trained."""
-    device = str(record.get("environment", {}).get("device", "cpu"))
-    return "cpu" if device.startswith("cpu") else "cuda"
-
-
-def single_device_kind(records: list[dict[str, Any]]) -> str:
-    """The one device kind ``records`` share; a clear error when CPU and GPU records mix."""
-    return _only({device_kind(r) for r in records},
-                 "the records mix devices {}; boards show one kind of device: keep GPU records "
-                 "in their own folder (leaderboards/gpu/records)")
-
-
-def admission_problems(record: dict[str, Any], board: list[dict[str, Any]],
+def admission_problems(record: Record, board: list[Record],
                        protocol: int, allow_dirty: bool = False,
                        new_dataset: bool = False) -> list[str]:
     """Why ``record`` may not join the boards rendered from ``board`` (the records already
@@ -83,8 +53,8 @@ def admission_problems(record: dict[str, Any], board: list[dict[str, Any]],
     if board and device_kind(record) != device_kind(board[0]):
         problems.append(f"trained on {device_kind(record)}, these boards hold "
                         f"{device_kind(board[0])} records (use a separate records folder)")
-    shown = {(dataset_label(r), r["spec"]["preset"]) for r in board}
-    site = (dataset_label(record), record["spec"]["preset"])
+    shown = {(rec.dataset_label(r), r["spec"]["preset"]) for r in board}
+    site = (rec.dataset_label(record), record["spec"]["preset"])
     if board and site not in shown and not new_dataset:
         problems.append(f"dataset {site[0]} at preset {site[1]} is not on these boards "
                         f"(they show {', '.join(sorted(f'{d}/{p}' for d, p in shown))}; "
@@ -98,14 +68,13 @@ def admission_problems(record: dict[str, Any], board: list[dict[str, Any]],
     return problems
 
 
-def _row(record: dict[str, Any]) -> dict[str, Any]:
-    spec, eff = record["spec"], record["efficacy"]
-    fid, thr = record["fidelity"], record["throughput"]
+def _row(record: Record) -> dict[str, Any]:
+    eff, fid, thr = record["efficacy"], record["fidelity"], record["throughput"]
+    cell = rec.cell(record)
     return {
-        "dataset": dataset_label(record), "victim": spec["victim"],
-        "method": method_label(spec["method"], spec.get("method_params") or {}),
-        "epsilon": budget_label(record), "defense": spec["defense"],
-        "preset": spec["preset"], "seed": spec["seed"],
+        "dataset": cell.dataset, "victim": cell.victim, "method": cell.method,
+        "epsilon": cell.budget, "defense": cell.defense,
+        "preset": cell.preset, "seed": record["spec"]["seed"],
         "clean_dsc": eff["clean_trained"]["dsc_fg_mean"],
         "protected_dsc": eff["protected_trained"]["dsc_fg_mean"],
         "drop": eff["dsc_drop"]["dsc_fg_mean"],
@@ -124,7 +93,7 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mean_std(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    grouped = frame.groupby(KEYS, sort=True, dropna=False)
+    grouped = frame.groupby(EFFICACY_ORDER, sort=True, dropna=False)
     out = grouped.size().rename("seeds").to_frame()
     for column in columns:
         mean, std = grouped[column].mean(), grouped[column].std(ddof=0)
@@ -138,7 +107,7 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.3f}" if pd.isna(std) or std == 0 else f"{mean:.3f} ± {std:.3f}"
 
 
-def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+def tables(records: list[Record]) -> dict[str, pd.DataFrame]:
     """The grid, curves, eps50, efficacy, fidelity and throughput tables from ``records``
     (all of one protocol)."""
     frame = pd.DataFrame([_row(r) for r in records])
@@ -150,7 +119,7 @@ def tables(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     cells = curve_cells.rename(columns={"budget_label": "epsilon"})
     efficacy = _mean_std(frame, ["clean_dsc", "protected_dsc", "drop", "protected_hd95_mm",
                                  "protected_nsd"])
-    efficacy = efficacy.merge(_cell_columns(cells), on=CELL, how="left")
+    efficacy = efficacy.merge(_cell_columns(cells), on=BOARD_CELL, how="left")
     fidelity = (frame.groupby(["dataset", "method", "epsilon", "preset"], sort=True)
                 [["linf_x255", "l2", "psnr_whole", "psnr_roi", "ssim_whole", "ssim_roi"]]
                 .mean().round(4).reset_index())
@@ -183,7 +152,7 @@ def _cell_text(row: pd.Series) -> str:
 
 def _cell_columns(cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: the protected DSC interval and the test against the matched control."""
-    out = cells[CELL].copy()
+    out = cells[BOARD_CELL].copy()
     out["protected_dsc_95ci"] = [_interval_text(m, lo, hi) for m, lo, hi in
                                  zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"])]
     out["p_below_random_roi"] = cells["p_below_control"].round(4)
@@ -193,7 +162,7 @@ def _cell_columns(cells: pd.DataFrame) -> pd.DataFrame:
 def _curves(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per method x victim x defense, one column per L-inf budget: protected DSC
     [95 % interval], relative DSC, seeds, and ↓ when below the matched random-roi."""
-    linf = cells[cells["budget"].notna() & (cells["method"] != REFERENCE)].copy()
+    linf = cells[cells["budget"].notna() & (cells["role"] != REFERENCE)].copy()
     linf["cell"] = linf.apply(lambda r: f"{_cell_text(r)} {r.relative:.0%} ({r.seeds}s)",
                               axis=1)
     order = (linf[["epsilon", "budget"]].drop_duplicates().sort_values("budget")["epsilon"]
@@ -203,7 +172,7 @@ def _curves(cells: pd.DataFrame) -> pd.DataFrame:
     return wide[CELL[:5] + order]
 
 
-def _eps50(records: list[dict[str, Any]]) -> pd.DataFrame:
+def _eps50(records: list[Record]) -> pd.DataFrame:
     table = eps50_table(records)
     if table.empty:
         return table
@@ -303,7 +272,7 @@ def render(records_dir: Path, out_dir: Path) -> list[Path]:
     """Write ``<table>.md`` and ``<table>.csv`` for each table; returns the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    records = load_records(records_dir)
+    records = rec.load_records(records_dir)
     for name, table in tables(records).items():
         md = out_dir / f"{name}.md"
         csv = out_dir / f"{name}.csv"

@@ -1,6 +1,6 @@
 """The one way data flows: dataset -> split -> method.fit -> perturb -> budget + int8 storage
 -> [defense] -> victim training on the protected train split -> evaluation on the CLEAN test
-split -> JSON record.
+split -> JSON record (assembled by ``uebench.results.records``).
 
 Every stage's output is cached under a content-addressed key (see ``StageCache``), so a re-run
 or a resume after a crash redoes nothing that finished; the clean-trained reference victim for
@@ -24,6 +24,7 @@ from uebench.contracts.budget import Budget, check_epsilon
 from uebench.contracts.core import Case, Dataset, Method, Preset, RunContext
 from uebench.contracts.params import method_params
 from uebench.contracts.presets import get_preset
+from uebench.results import records
 from uebench.runner import calibration
 from uebench.runner.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
 from uebench.runner.defense_chain import DefenseChain, defense_origins
@@ -34,12 +35,6 @@ from uebench.runner.released import RELEASED, ReleasedFolder
 from uebench.runner.stages import STAGES, protection_key, victim_key
 from uebench.runner.store import StageCache, default_cache_root, stable_hash, write_json
 from uebench.runner.training import resolve_device, seed_everything, train_segmenter
-
-SCHEMA_VERSION = 1
-# The evaluation protocol: what makes numbers comparable across records. Boards hold one
-# protocol. 2: quick splits 14/3/16 (16 test volumes), the shared surrogate fit rule
-# (uebench.kit.surrogates.FIT_RULE), NSD beside DSC and HD95.
-PROTOCOL_VERSION = 2
 
 
 @dataclass
@@ -144,45 +139,17 @@ class Pipeline:
         protection = self._protect(r.method, budget, split.train, p.ctx, protect_key)
         clean = self._victim_stage(r, spec, data_fp, split, None, None, budget)
         protected = self._victim_stage(r, spec, data_fp, split, protection, protect_key, budget)
-        record = {
-            "schema_version": SCHEMA_VERSION,
-            "protocol": PROTOCOL_VERSION,
-            "run_id": spec.run_id(),
-            "spec": asdict(spec),
-            "environment": environment(self.device, plugins={**registry.origins(
+        record = records.assemble(
+            spec.run_id(), asdict(spec),
+            environment(self.device, plugins={**registry.origins(
                 victim=spec.victim, dataset=spec.dataset.partition(":")[0],
                 **({} if spec.method == RELEASED else {"method": spec.method})),
                 **defense_origins(spec.defense)}),
-            "method": protection.get("method", {**r.method.describe(),
-                                                "budget": budget.describe()}),
-            "dataset": {"name": r.dataset.name, "spec": spec.dataset, "fingerprint": data_fp,
-                        "label": dataset_label(spec.dataset, r.dataset, data_fp),
-                        "class_names": list(r.dataset.class_names),
-                        "regions": {k: list(v) for k, v in r.dataset.regions.items()},
-                        "split": {"train": len(split.train), "val": len(split.val),
-                                  "test": len(split.test)},
-                        "volume_size": r.preset.volume_size},
-            "preset": r.preset.to_dict(),
-            "efficacy": {
-                "clean_trained": clean["evaluation"],
-                "protected_trained": protected["evaluation"],
-                "dsc_drop": _drop(clean["evaluation"], protected["evaluation"]),
-                "reference_warning": reference_warning(clean["evaluation"],
-                                                       r.dataset.class_names),
-            },
-            "fidelity": protection["fidelity"],
-            "throughput": {"protect": protection["throughput"],
-                           "victim_training": {"clean": clean["training"],
-                                               "protected": protected["training"]}},
-            "timings": {"run_seconds": time.perf_counter() - started,
-                        "stage_seconds": {"protect": protection["throughput"]["wall_seconds"],
-                                          "clean_victim": clean.get("wall_seconds"),
-                                          "protected_victim": protected.get("wall_seconds")},
-                        "cached_stages": [name for name, stage in
-                                          (("protect", protection), ("clean_victim", clean),
-                                           ("protected_victim", protected))
-                                          if stage.get("from_cache")]},
-        }
+            protection.get("method", {**r.method.describe(), "budget": budget.describe()}),
+            r.method.role,
+            records.dataset_info(spec.dataset, r.dataset, data_fp, split,
+                                 r.preset.volume_size),
+            r.preset.to_dict(), protection, clean, protected, time.perf_counter() - started)
         path = self.out / "records" / f"{record['run_id']}.json"
         write_json(path, record)
         return record, path
@@ -274,48 +241,6 @@ class Pipeline:
 def _changes(protection: dict[str, Any]) -> bool:
     """Whether a protection changes any stored voxel."""
     return any(delta.any() for delta in protection["deltas"].values())
-
-
-def dataset_label(spec: str, dataset: Dataset, data_fp: str) -> str:
-    """What boards call the dataset: its name, or for a local folder (``decathlon:PATH``) the
-    folder's own name and the first 8 characters of its fingerprint, never the path."""
-    return spec if ":" not in spec else f"{dataset.label()}#{data_fp[:8]}"
-
-
-# A clean-trained reference below either bar leaves nothing for a protection to remove:
-# the run's protection numbers are then flagged (record: efficacy.reference_warning).
-REFERENCE_MIN_FG_DSC = 0.7
-REFERENCE_MIN_CLASS_DSC = 0.5
-
-
-def reference_warning(clean: dict[str, Any],
-                      class_names: list[str] | tuple[str, ...]) -> str | None:
-    """Why the clean-trained victim is too weak for the run's protection numbers to mean
-    anything (foreground-mean DSC < 0.7, or a class's DSC < 0.5), or None when it is not."""
-    weak = []
-    fg = clean.get("dsc_fg_mean")
-    if fg is None:
-        weak.append("fg-mean DSC undefined")
-    elif fg < REFERENCE_MIN_FG_DSC:
-        weak.append(f"fg-mean DSC {fg:.3f} < {REFERENCE_MIN_FG_DSC}")
-    for name in class_names:
-        value = clean.get("dsc", {}).get(name)
-        if value is not None and value < REFERENCE_MIN_CLASS_DSC:
-            weak.append(f"{name} DSC {value:.3f} < {REFERENCE_MIN_CLASS_DSC}")
-    if not weak:
-        return None
-    return (f"weak clean-trained victim ({', '.join(weak)}): there is little for a protection "
-            "to remove, so this run's protection numbers mean little")
-
-
-def _drop(clean: dict[str, Any], protected: dict[str, Any]) -> dict[str, Any]:
-    def minus(a, b):
-        return None if a is None or b is None else a - b
-
-    drop = {"dsc_fg_mean": minus(clean["dsc_fg_mean"], protected["dsc_fg_mean"])}
-    if "dsc_regions_mean" in clean:
-        drop["dsc_regions_mean"] = minus(clean["dsc_regions_mean"], protected["dsc_regions_mean"])
-    return drop
 
 
 def _reset_peak_memory(device: torch.device) -> None:
