@@ -182,3 +182,26 @@ def test_the_reference_is_not_checked_for_efficacy(tmp_path):
     result = run_compare(tmp_path, changed(base, "clean", higher), base)
     assert result.exit_code == 0, result.output
     assert "no regression" in result.output
+
+
+def _surrogate(reached: bool):
+    def edit(r):
+        r["method"]["surrogate"] = {"updates": 120, "train_dsc": 0.95 if reached else 0.1,
+                                    "fit_dsc": 0.9, "max_updates": 120,
+                                    "reached_fit_dsc": reached}
+    return edit
+
+
+def test_a_surrogate_that_stopped_learning_is_a_regression(tmp_path):
+    base = changed(baseline(), "voxshield", _surrogate(True))
+    result = run_compare(tmp_path, changed(base, "voxshield", _surrogate(False)), base)
+    assert result.exit_code == 1, result.output
+    moved = [line for line in result.output.splitlines() if "surrogate below fit_dsc" in line]
+    assert len(moved) == 1 and moved[0].startswith("voxshield /") and "2 of 2" in moved[0]
+
+
+def test_a_surrogate_short_in_the_baseline_too_is_no_regression(tmp_path):
+    base = changed(baseline(), "voxshield", _surrogate(False))
+    result = run_compare(tmp_path, copy.deepcopy(base), base)
+    assert result.exit_code == 0, result.output
+    assert "surrogate below fit_dsc" in result.output  # shown, not failed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -182,3 +183,29 @@ def test_grid_puts_methods_against_victims_under_the_per_seed_clean_reference():
     # the em protection of seed 0 serves both victims: timed once
     throughput = boards["throughput"].set_index("method")
     assert throughput.loc["em", "timed_runs"] == 2 and throughput.loc["tap", "timed_runs"] == 1
+
+
+def test_boards_mark_a_cell_whose_surrogate_stopped_below_fit_dsc(tmp_path):
+    """A cell with one seed whose surrogate stopped below fit_dsc is marked † on the grid and
+    curves boards (and explained in their headers); the same cell without it is not."""
+    from uebench.results.records import SURROGATE_MARK, SURROGATE_MARK_TEXT
+
+    folder = tmp_path / "records"
+    folder.mkdir()
+    committed = sorted((Path(__file__).parents[1] / "leaderboards" / "records").glob("*.json"))
+    kept = [json.loads(p.read_text()) for p in committed]
+    for record in kept:
+        if record["spec"]["method"] == "voxshield":  # as if every surrogate had learnt
+            record["method"]["history"][-1]["surrogate_train_dsc"] = 0.95
+    short = next(r for r in kept if r["spec"]["method"] == "voxshield")
+    short["method"]["history"][-1]["surrogate_train_dsc"] = 0.2
+    for record in kept:
+        (folder / f"{record['run_id']}.json").write_text(json.dumps(record))
+    board = tables(kept)
+    grid = board["grid"]
+    marked = grid[grid["unet"].str.endswith(SURROGATE_MARK)]
+    assert marked[["method", "epsilon"]].values.tolist() == [
+        ["voxshield", records.budget_label(short)]]
+    render(folder, tmp_path / "boards")
+    for name in ("grid", "curves", "efficacy"):
+        assert SURROGATE_MARK_TEXT in (tmp_path / "boards" / f"{name}.md").read_text()

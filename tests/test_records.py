@@ -115,3 +115,44 @@ def test_budget_labels_for_linf_and_l0():
     assert records.describe_budget({"norm": "l0", "max_fraction": 4 / 8**3}) == "L0 0.78%"
     old = records.read_record(COMMITTED[0][0])  # protocol 1, no budget section
     assert "budget" not in old["method"] and records.budget_label(old) == "4/255"
+
+
+def _voxshield_record() -> dict:
+    path = sorted((BOARDS / "records").glob("voxshield-unet-*.json"))[0]
+    return json.loads(path.read_text())
+
+
+def test_an_older_record_says_what_its_surrogate_became_from_its_history():
+    """Protocol-2 records carry no ``method.surrogate``: the state is read off the last logged
+    train DSC against the fit rule's fit_dsc (the quick cap stopped VoxShield's at 0.00-0.25)."""
+    record = _voxshield_record()
+    assert "surrogate" not in record["method"]
+    state = records.surrogate(record)
+    last = record["method"]["history"][-1]["surrogate_train_dsc"]
+    assert state == {"updates": None, "train_dsc": last, "fit_dsc": 0.9, "max_updates": 120,
+                     "reached_fit_dsc": False}
+    assert records.surrogate_short(record)
+    warning = records.surrogate_warning(record)
+    assert warning.startswith(f"the surrogate stopped (cap 120) at train DSC {last:.3f} < "
+                              "fit_dsc 0.9: voxshield did not run as its authors define it")
+    assert records.summary(record).splitlines()[-1] == f"WARNING: {warning}"
+
+
+def test_a_record_that_carries_its_surrogate_is_read_as_it_is():
+    record = _voxshield_record()
+    record["method"]["surrogate"] = {"updates": 550, "train_dsc": 0.91, "fit_dsc": 0.9,
+                                     "max_updates": 1000, "reached_fit_dsc": True}
+    assert records.surrogate(record)["updates"] == 550
+    assert not records.surrogate_short(record) and records.surrogate_warning(record) is None
+    assert "WARNING" not in records.summary(record)
+    record["method"]["surrogate"].update(updates=1000, train_dsc=0.5, reached_fit_dsc=False)
+    assert records.surrogate_warning(record).startswith(
+        "the surrogate stopped after 1000 updates (cap 1000) at train DSC 0.500 < fit_dsc 0.9")
+
+
+def test_a_method_without_a_surrogate_or_a_fit_rule_has_no_surrogate_state():
+    control = json.loads(next((BOARDS / "records").glob("random-roi-unet-*.json")).read_text())
+    assert records.surrogate(control) is None and not records.surrogate_short(control)
+    protocol_1 = json.loads(next(ARCHIVE.glob("voxshield-unet-*.json")).read_text())
+    assert "fit_dsc" not in protocol_1["method"]["params"]  # a fixed schedule, no rule
+    assert records.surrogate(protocol_1) is None

@@ -10,6 +10,9 @@ budget); the seeds of a spec are pooled. For every spec in both folders:
   ``clean`` control perturbs nothing and is not checked;
 - fidelity: the new mean ROI PSNR must not fall more than ``psnr_db`` below the baseline's, and
   no new record may exceed its budget (L-inf above epsilon, or the L0 fraction above its cap);
+- the surrogate: a surrogate-based method whose baseline surrogates all reached ``fit_dsc``
+  must not have a new one that stopped below it (``records.surrogate_short``: the method no
+  longer runs as defined);
 - throughput: protect wall seconds divided by the calibration time measured in the same process
   (``throughput.protect.calibration_seconds``, ``uebench.runner.calibration``), median over
   seeds, must
@@ -136,6 +139,19 @@ def check_psnr(label: str, new: list[Record], base: list[Record], tol: Tolerance
                  bool(new_psnr < limit))
 
 
+def check_surrogate(label: str, new: list[Record], base: list[Record]) -> Check | None:
+    """Whether the method's surrogate still reaches fit_dsc: moved when a new record's
+    surrogate stopped below it while every baseline record's reached it (the method stopped
+    running as defined); None for a method without a surrogate."""
+    if all(rec.surrogate(r) is None for r in new + base):
+        return None
+    new_short = sum(rec.surrogate_short(r) for r in new)
+    base_short = sum(rec.surrogate_short(r) for r in base)
+    return Check(label, "surrogate below fit_dsc (seeds)", f"{base_short} of {len(base)}",
+                 f"{new_short} of {len(new)}", "0" if base_short == 0 else "-",
+                 bool(new_short and not base_short))
+
+
 def budget_excess(record: Record) -> tuple[str, float, float]:
     """(norm, measured, cap) of a record's budget: L-inf against epsilon, or the L0 fraction
     against its cap."""
@@ -202,7 +218,7 @@ def compare(new_dir: Path, baseline_dir: Path, tol: Tolerances | None = None) ->
             untimed[timed].append(label)
             timed = None
         candidates = [check_efficacy(label, new, base, tol), check_psnr(label, new, base, tol),
-                      check_budget(label, new), timed]
+                      check_budget(label, new), check_surrogate(label, new, base), timed]
         result.checks.extend(c for c in candidates if c is not None)
     for reason, labels in untimed.items():
         result.notes.append(f"{len(labels)} spec(s) compared on efficacy and fidelity only "
@@ -229,7 +245,8 @@ def render(result: Comparison) -> str:
         rows = defaultdict(dict)
         for c in result.checks:
             rows[c.spec][c.check] = f"{c.new} ({c.limit})"
-        columns = ["protected DSC", "ROI PSNR (dB)", "protect time / calibration"]
+        columns = ["protected DSC", "ROI PSNR (dB)", "surrogate below fit_dsc (seeds)",
+                   "protect time / calibration"]
         table = tabulate([(spec, *(rows[spec].get(col, "-") for col in columns), "ok")
                           for spec in result.specs], ["spec", *columns, "verdict"],
                          disable_numparse=True)

@@ -27,8 +27,9 @@ CURVE_KEYS = CELL[:5]
 class _Cells:
     """Per-seed per-case protected scores for each cell (keyed by the cell's fields with
     the L-inf budget, NaN for other norms, before the budget label), clean-trained scores
-    for each (dataset, preset, victim), ROI PSNR per cell, each method label's role, and the
-    cells of the matched control (its method without overrides)."""
+    for each (dataset, preset, victim), ROI PSNR per cell, each method label's role, the
+    cells of the matched control (its method without overrides), and per cell the seeds whose
+    surrogate stopped below fit_dsc."""
 
     scores: dict[tuple, dict[int, dict[str, float]]] = field(
         default_factory=lambda: defaultdict(dict))
@@ -37,6 +38,7 @@ class _Cells:
     psnr: dict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
     roles: dict[str, str] = field(default_factory=dict)
     controls: set[tuple] = field(default_factory=set)
+    short: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
 
 
 def _cells(records: list[Record]) -> _Cells:
@@ -56,6 +58,7 @@ def _cells(records: list[Record]) -> _Cells:
             spec["seed"], stats.case_scores(efficacy["clean_trained"]["per_case"], names))
         value = record["fidelity"].get("psnr_roi")
         psnr[key].append(math.nan if value is None else value)
+        out.short[key] += rec.surrogate_short(record)
     return out
 
 
@@ -71,7 +74,8 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
     """One row per cell: protected DSC (mean, 95 % interval), the clean-trained reference of
     the same victim, relative DSC, the one-sided paired test against the matched control (the
     method whose role is ``matched-control``: random-roi; same dataset, preset, victim,
-    defense and budget) and the mean ROI PSNR."""
+    defense and budget), the mean ROI PSNR and the seeds whose surrogate stopped below fit_dsc
+    (``records.surrogate_short``)."""
     found = _cells(records)
     cells, psnr = found.scores, found.psnr
     references = {key: stats.interval(list(seeds.values()))
@@ -94,6 +98,7 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
             "p_below_control": p_value,
             "below_control": bool(p_value < stats.ALPHA) if not math.isnan(p_value) else False,
             "psnr_roi": _finite_mean(psnr[key]),
+            "surrogate_short_seeds": found.short[key],
         })
     return pd.DataFrame(rows)
 

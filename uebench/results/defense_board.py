@@ -44,7 +44,7 @@ def defense_table(cells: pd.DataFrame) -> pd.DataFrame:
                 "dataset": cell.dataset, "preset": cell.preset, "victim": cell.victim,
                 "method": cell.method, "epsilon": cell.budget_label, "defense": cell.defense,
                 "seeds": cell.seeds, "dsc_mean": cell.dsc_mean, "dsc_lo": cell.dsc_lo,
-                "dsc_hi": cell.dsc_hi,
+                "dsc_hi": cell.dsc_hi, "surrogate_short_seeds": cell.surrogate_short_seeds,
                 "clean_data_mean": on_clean["dsc_mean"].iloc[0] if len(on_clean) else None,
                 "clean_data_lo": on_clean["dsc_lo"].iloc[0] if len(on_clean) else None,
                 "clean_data_hi": on_clean["dsc_hi"].iloc[0] if len(on_clean) else None,

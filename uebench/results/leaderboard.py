@@ -144,17 +144,27 @@ def _interval_text(mean: float, low: float, high: float) -> str:
     return "—" if pd.isna(mean) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _surrogate_mark(short_seeds: int) -> str:
+    """`` †`` for a cell with a seed whose surrogate stopped below fit_dsc."""
+    return f" {rec.SURROGATE_MARK}" if short_seeds else ""
+
+
 def _cell_text(row: pd.Series) -> str:
-    """``0.812 [0.780, 0.840]``, with `` ↓`` when below the matched control."""
+    """``0.812 [0.780, 0.840]``, with `` ↓`` when below the matched control and `` †`` when
+    a seed's surrogate stopped below fit_dsc."""
     mark = " ↓" if row["below_control"] else ""
-    return _interval_text(row["dsc_mean"], row["dsc_lo"], row["dsc_hi"]) + mark
+    return (_interval_text(row["dsc_mean"], row["dsc_lo"], row["dsc_hi"]) + mark
+            + _surrogate_mark(row["surrogate_short_seeds"]))
 
 
 def _cell_columns(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: the protected DSC interval and the test against the matched control."""
+    """Per cell: the protected DSC interval (with the surrogate mark) and the test against the
+    matched control."""
     out = cells[BOARD_CELL].copy()
-    out["protected_dsc_95ci"] = [_interval_text(m, lo, hi) for m, lo, hi in
-                                 zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"])]
+    out["protected_dsc_95ci"] = [_interval_text(m, lo, hi) + _surrogate_mark(short)
+                                 for m, lo, hi, short in
+                                 zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"],
+                                     cells["surrogate_short_seeds"])]
     out["p_below_random_roi"] = cells["p_below_control"].round(4)
     return out
 
@@ -191,13 +201,16 @@ def _defenses(cells: pd.DataFrame) -> pd.DataFrame:
         return [_interval_text(m, lo, hi) for m, lo, hi in
                 zip(table[f"{prefix}_mean"], table[f"{prefix}_lo"], table[f"{prefix}_hi"])]
 
+    protected = [value + _surrogate_mark(short)
+                 for value, short in zip(text("dsc"), table["surrogate_short_seeds"])]
+
     def verdict(values: pd.Series) -> list[str]:
         return ["" if v is None or pd.isna(v) else ("yes" if v else "no") for v in values]
 
     return pd.DataFrame({
         **{k: table[k] for k in ["dataset", "preset", "victim", "method", "epsilon", "defense",
                                  "seeds"]},
-        "protected_dsc_95ci": text("dsc"), "clean_data_same_defense_95ci": text("clean_data"),
+        "protected_dsc_95ci": protected, "clean_data_same_defense_95ci": text("clean_data"),
         "clean_trained_95ci": text("clean"), "breaks": verdict(table["breaks"]),
         "neutralises": verdict(table["neutralises"]),
     })
@@ -226,7 +239,7 @@ REFERENCE_ROW = "(clean-trained reference)"
 INTERVALS = ("[a, b] = 95 % hierarchical bootstrap interval (seeds, then test cases, "
              f"{stats.RESAMPLES} resamples) of the mean over seeds of the per-case foreground-"
              f"mean DSC; ↓ = below the matched random-roi control (same dataset, victim, "
-             f"budget, preset, defense) by a {stats.PAIRED_TEST}.")
+             f"budget, preset, defense) by a {stats.PAIRED_TEST}. {rec.SURROGATE_MARK_TEXT}")
 
 HEADERS = {
     "grid": "Protected-trained DSC (mean over foreground classes, clean test split) of each "

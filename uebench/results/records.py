@@ -300,6 +300,60 @@ def role(record: Record) -> str:
         return PROTECTION
 
 
+class SurrogateState(TypedDict):
+    """What a surrogate-based method's surrogate became (``method.surrogate``)."""
+
+    updates: int | None  # None: an older record, which logged iterations, not updates
+    train_dsc: float
+    fit_dsc: float
+    max_updates: int | None
+    reached_fit_dsc: bool
+
+
+def surrogate(record: Record) -> SurrogateState | None:
+    """The record's ``method.surrogate`` (records since the field); for older records the last
+    train foreground DSC its ``method.history`` logged against the fit rule's ``fit_dsc``;
+    None for a method without a surrogate, or a record of a protocol without the fit rule."""
+    method = record["method"]
+    if "surrogate" in method:
+        return method["surrogate"]
+    logged = [row["surrogate_train_dsc"] for row in method.get("history", [])
+              if "surrogate_train_dsc" in row]
+    fit_dsc = method.get("params", {}).get("fit_dsc")
+    if not logged or fit_dsc is None:
+        return None
+    return {"updates": None, "train_dsc": logged[-1], "fit_dsc": fit_dsc,
+            "max_updates": method["params"].get("max_surrogate_updates"),
+            "reached_fit_dsc": logged[-1] >= fit_dsc}
+
+
+def surrogate_short(record: Record) -> bool:
+    """Whether the record's surrogate stopped below ``fit_dsc`` (the update cap bound first):
+    the method did not run as its authors define it."""
+    state = surrogate(record)
+    return state is not None and not state["reached_fit_dsc"]
+
+
+SURROGATE_MARK = "†"
+SURROGATE_MARK_TEXT = (f"{SURROGATE_MARK} = the method's surrogate stopped below fit_dsc (its "
+                       "train foreground DSC on the data it trained on, when the update cap "
+                       "bound first) in at least one of the cell's seeds: the method did not "
+                       "run as its authors define it.")
+
+
+def surrogate_warning(record: Record) -> str | None:
+    """Why the run's method did not run as defined (its surrogate stopped below fit_dsc), or
+    None."""
+    if not surrogate_short(record):
+        return None
+    state = surrogate(record)
+    updates = ("" if state["updates"] is None else f" after {state['updates']} updates")
+    cap = "" if state["max_updates"] is None else f" (cap {state['max_updates']})"
+    return (f"the surrogate stopped{updates}{cap} at train DSC {state['train_dsc']:.3f} < "
+            f"fit_dsc {state['fit_dsc']}: {record['spec']['method']} did not run as its authors "
+            "define it, so this run's protection numbers do not measure the method")
+
+
 def class_names(record: Record) -> list[str]:
     """The foreground class names, in label order (what per-case scores are keyed by)."""
     return record["dataset"]["class_names"]
@@ -435,5 +489,5 @@ def summary(record: Record) -> str:
              f"(budget {budget_label(record)}, defense {spec['defense']}, "
              f"preset {spec['preset']}, seed {spec['seed']})")
     text = title + "\n" + tabulate(rows, tablefmt="simple")
-    warning = eff.get("reference_warning")
-    return text + (f"\nWARNING: {warning}" if warning else "")
+    warnings = [w for w in (eff.get("reference_warning"), surrogate_warning(record)) if w]
+    return "\n".join([text, *(f"WARNING: {w}" for w in warnings)])
