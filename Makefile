@@ -59,4 +59,4 @@ matrix: $(BIN)/.installed
 	$(BIN)/uebench report leaderboards/records --out leaderboards/report --cache runs/cache
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check uebench methods victims datasets tests benchmarks docs
+	$(BIN)/ruff check uebench methods victims datasets defenses tests benchmarks docs

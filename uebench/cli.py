@@ -1,4 +1,5 @@
-"""The ``uebench`` command line: run, sweep, list, leaderboard, export-decathlon."""
+"""The ``uebench`` command line: run, sweep, list, leaderboard, report, export-decathlon,
+dataset check, protect and compare."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def main() -> None:
                    "--train-data is given.")
 @click.option("--victim", required=True, help="Victim network trained on the released data.")
 @click.option("--dataset", default="brats-mni", show_default=True,
-              help="Dataset name, or decathlon:PATH for a local MSD/nnU-Net folder.")
+              help="Dataset name, or LAYOUT:PATH for a local folder (decathlon:PATH for "
+                   "MSD/nnU-Net, brats:PATH, flare:PATH; see `uebench list datasets`).")
 @click.option("--defense", multiple=True, metavar="NAME[:KEY=VALUE,...][+...]",
               help="Countermeasure against the protection (default none), with parameters "
                    "after ':' (gaussian:sigma=1.5); repeat or join with '+' to combine "
@@ -156,7 +158,8 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
               default=("4/255",), show_default=True, help="L-inf budget, repeatable.")
 @click.option("--seed", "seeds", type=int, multiple=True, default=(0,), show_default=True,
               help="Seed, repeatable.")
-@click.option("--dataset", default="brats-mni", show_default=True, help="Dataset name or spec.")
+@click.option("--dataset", default="brats-mni", show_default=True,
+              help="Dataset name, or LAYOUT:PATH for a local folder, as in run.")
 @click.option("--defense", "defenses", multiple=True, default=("none",), show_default=True,
               metavar="NAME[:KEY=VALUE,...][+...]",
               help="Defense, repeatable: each value is one more column of the grid; '+' "

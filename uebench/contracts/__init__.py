@@ -1,2 +1,8 @@
-"""The plugin contracts (Method, Victim, Dataset, Defense, Preset), their registries, the threat
-model and the conformance kits."""
+"""The plugin contracts: what a method, victim, dataset, defense or preset is, and how one is
+found and checked.
+
+``core`` (Case, Preset, RunContext and the Method / Victim / Dataset / Defense bases),
+``registry`` (name -> plugin registries, entry points), ``budget`` (the threat model: clamp,
+budget check, storage, re-check), ``params`` (typed plugin parameters from the command line),
+``presets`` (the built-in presets) and ``conformance`` (the kits ``check_method``,
+``check_victim``, ``check_defense``, ``check_dataset``)."""

@@ -1,1 +1,4 @@
-"""The grid: many specs as a stage graph, run by local processes, Ray or Slurm."""
+"""The grid: many specs as a graph of shared stages, each computed once.
+
+``sweep`` (the plan, the stage graph, resume and the local process executor) and
+``executors`` (the same graph as Ray tasks or Slurm array jobs through submitit)."""

@@ -1,2 +1,8 @@
-"""The method kit: pieces that several methods (and defenses) share, such as the surrogate and
-its fit rule."""
+"""The method kit: pieces that several methods (and defenses) share, so that no plugin
+imports another.
+
+``surrogates`` (the one surrogate, its training step and the shared fit rule),
+``poisoning`` (signed-gradient steps, PGD, class-wise patterns for EM, TAP and slice-wise
+UE), ``spectra`` (z spectra and VoxShield's inter-slice term, also read by the report) and
+``adversarial`` (the PGD ascent and random flips of REM and the ``adv-train`` / ``ueraser``
+defenses)."""

@@ -1,2 +1,7 @@
-"""Records and what is read from them: the record's one home (``records``: schema, loader,
-cell, labels, assembly), statistics, curves, boards and regression comparisons."""
+"""Records and what is read from them.
+
+``records`` (the record's one home: schema, loader, cell, labels, assembly), ``stats``
+(hierarchical bootstrap intervals and the paired control test), ``curves`` (budget-efficacy
+curves and eps@50), ``leaderboard`` (the Markdown + CSV boards), ``defense_board`` (the
+defense board), ``compare`` (``uebench compare``: regression tracking of two record folders)
+and ``bench_compare`` (the same rule for the hot-path benchmarks)."""

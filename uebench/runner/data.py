@@ -1,4 +1,5 @@
-"""Dataset resolution, fingerprints, cached generation and the seeded 70/15/15 split."""
+"""Dataset resolution, fingerprints, cached generation and the seeded split (the preset's sizes,
+else 70/15/15)."""
 
 from __future__ import annotations
 
