@@ -149,6 +149,17 @@ def test_check_defense_catches_an_image_moved_without_its_label(scratch):
         check_defense("image-shuffle")
 
 
+def test_check_defense_accepts_an_intensity_inversion(scratch):
+    """1 - x keeps every label over the structure it labels (the class means fall instead of
+    rising): a valid defense, which the kit passes."""
+    @registry.register_defense("test-invert")
+    class Invert(Defense):
+        def apply(self, image, label, rng):
+            return (1.0 - image).astype(np.float32), label
+
+    check_defense("test-invert", quiet=True)
+
+
 def test_check_defense_catches_an_unseeded_data_defense(scratch):
     @registry.register_defense("fresh-noise")
     class FreshNoise(Defense):

@@ -314,7 +314,10 @@ def test_an_unknown_or_ambiguous_layout_names_the_registered_ones(tmp_path, flat
     root = flare_tree(tmp_path / "flare", n=1)
     result = CliRunner().invoke(main, ["dataset", "check", "--layout", "nope", str(root)])
     assert result.exit_code == 2
-    assert "unknown layout 'nope'; one of auto, brats, decathlon, flare, flat" in result.output
+    from uebench.custodian.layouts import folder_layouts
+
+    assert {"brats", "decathlon", "flare", "flat"} <= set(folder_layouts())
+    assert f"unknown layout 'nope'; one of auto, {', '.join(folder_layouts())}" in result.output
     monkeypatch.setattr(FlatFolder, "detect", classmethod(lambda cls, root: True))
     result = CliRunner().invoke(main, ["dataset", "check", str(root)])
     assert result.exit_code == 2 and "more than one layout (flare, flat)" in result.output

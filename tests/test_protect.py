@@ -316,7 +316,10 @@ def test_a_layout_without_per_channel_maps_is_refused_before_writing(tmp_path):
     result = protect(brats_tree(tmp_path / "data", n=3), tmp_path / "out", "--method", "random")
     assert result.exit_code == 2
     assert "cannot write brats folders back" in result.output
-    assert "protectable layouts: decathlon, flare" in result.output
+    from uebench.custodian.protect import _protectable
+
+    assert {"decathlon", "flare"} <= set(_protectable()) and "brats" not in _protectable()
+    assert f"protectable layouts: {', '.join(_protectable())}" in result.output
     assert not (tmp_path / "out").exists()
 
 
