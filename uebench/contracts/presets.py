@@ -16,14 +16,14 @@ registry.register_preset(Preset(
     victim_scale="small", split=(14, 3, 16),
 ), summary="sized for 2 CPU cores; the committed CPU boards")
 # CI's regression canary (`make canary`, benchmarks/canary/): brats-mni at 32^3, run with
-# one torch thread per process (bit-for-bit reproducible on CPU). Calibrated on 2 CPU cores
-# so the clean-trained unet passes the reference bar (fg-mean DSC >= 0.7, each class
+# one torch thread per process (bit-for-bit reproducible on one CPU model). Calibrated on 2
+# CPU cores so the clean-trained unet passes the reference bar (fg-mean DSC >= 0.7, each class
 # >= 0.5): 10 training volumes x 40 epochs at lr 6e-3, 12 test volumes gave 0.754 (classes
 # 0.80 / 0.74 / 0.72); spheres at 32^3 stayed below 0.47 after 80 epochs.
 registry.register_preset(Preset(
     name="canary", volume_size=32, n_cases=24, epochs=40, batch_size=2, lr=6e-3,
     victim_scale="small", split=(10, 2, 12),
-), summary="CI's regression canary (make canary), one torch thread, bit-for-bit on CPU")
+), summary="CI's regression canary (make canary), one torch thread, bit-for-bit per CPU model")
 # The reference code's settings: whole volumes at 160^3, 100 epochs, batch 8, Adam 5e-4.
 registry.register_preset(Preset(
     name="paper", volume_size=160, n_cases=100, epochs=100, batch_size=8, lr=5e-4,
