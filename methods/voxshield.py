@@ -33,6 +33,20 @@ S-steps it reached 0.49 while the unet victim still scored 0.919. The z-term doe
 the stored deltas 6.89 vs 2.04 for random-roi on the same voxels, ``benchmarks/
 delta_spectrum.py``). At 32/255 the same 8-epoch schedule drove a unet to 0.006 (CPU). The
 protocol-2 curves are in leaderboards/curves.md and eps50.md.
+
+Why the surrogate learns so slowly (protocol 2's 120-update cap stopped it at train DSC
+0.05-0.21 in every CPU record, while EM's reached 0.90-0.95): the reference builds it with ReLU
+(and weight decay 5e-4); EM's surrogate is the Surrogate's default, PReLU without weight decay.
+Controlled runs, ``benchmarks/surrogate_learning.py`` (canary: brats-mni 32^3, 10 training
+cases, the S-step's random batches, noise at 4/255, seeds 0 / 1 / 2 unless one is named; 2 CPU
+cores; leaderboards/surrogates/canary-4.json), updates to train DSC 0.9 [DSC at 120 updates]:
+VoxShield's settings on clean data 560 / 380 / 360 [0.02 / 0.02 / 0.05]; the same with PReLU
+220 / 200 / 200 [0.47 / 0.72 / 0.78], as EM's settings (240 / 200 / 200 [0.44 / 0.70 / 0.70]);
+weight decay 0 540 / 380 / 340 [0.02 / 0.03 / 0.06]; lr x4 400 / 420 / 380 [0.37 / 0.42 /
+0.43]; lr / 4 not within 600; on x + random-roi noise 540 / 400 / 360; on x + EM's final deltas
+560 (seed 0); on x + VoxShield's own final deltas 500 (seed 0). So the slow start is the ReLU
+the reference specifies, not VoxShield's noise nor its weight decay; the method keeps it (it is
+the authors' surrogate) and needs 340-560 updates here, within the reference's 1000.
 """
 
 from __future__ import annotations
