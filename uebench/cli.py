@@ -269,10 +269,13 @@ def defense_parameters(cls: type) -> str | None:
 
 def preset_table(names: list[str]) -> str:
     """The presets ``names`` as a table: sizes, schedule and what each is for."""
+    from uebench.runner.data import SPLIT_FRACTIONS
+
     rows = []
     for name in names:
         preset = registry.presets.get(name)
-        split = "/".join(map(str, preset.split)) if preset.split else "70%/15%/15%"
+        split = "/".join(map(str, preset.split) if preset.split
+                         else (f"{f:.0%}" for f in SPLIT_FRACTIONS))
         rows.append([name, f"{preset.volume_size}^3", f"{preset.n_cases} ({split})",
                      preset.epochs, preset.batch_size, f"{preset.lr:g}",
                      registry.presets.summaries.get(name, "")])
