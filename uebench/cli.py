@@ -230,7 +230,8 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
         landed.append(outcome)
         spec = outcome.spec
         label = (f"[{len(landed)}/{len(todo)}] {spec.method} vs {spec.victim}, "
-                 f"eps {spec.epsilon:.5f}, seed {spec.seed}")
+                 f"eps {spec.epsilon:.5f}, seed {spec.seed}"
+                 + (f", defense {spec.defense}" if spec.defense != "none" else ""))
         if outcome.error:
             click.echo(f"{label}: FAILED: {outcome.error}", err=True)
             return
