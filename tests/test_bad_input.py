@@ -56,7 +56,7 @@ CASES = [
     ("unknown parameter to protect", [*PROTECT, "--data", "{msd}", "--out", "{out}",
                                       "--param", "strength=2"], "strength"),
     ("slurm parameter without '='", [*SWEEP, "--executor", "slurm", "--slurm-param",
-                                     "partition"], "KEY=VALUE"),
+                                     "partition"], "--slurm-param 'partition'"),
     ("seed in words", [*RUN, "--method", "clean", "--seed", "zero"], "seed"),
     ("unknown device", [*RUN, "--method", "clean", "--device", "tpu"], "tpu"),
     ("released folder without its clean folder", [*RUN, "--train-data", "decathlon:{msd}"],
@@ -97,6 +97,10 @@ CASES = [
      "--resume"),
     ("resume a folder protect did not start", [*PROTECT, "--data", "{msd}", "--out", "{used}",
                                                "--resume"], "uebench-protect.json"),
+    ("resume from a corrupt manifest", [*PROTECT, "--data", "{msd}", "--out", "{torn}",
+                                        "--resume"], "uebench-protect.json: not readable JSON"),
+    ("resume from a manifest that is not an object", [*PROTECT, "--data", "{msd}", "--out",
+                                                      "{listed}", "--resume"], "not a JSON object"),
     # executor options
     ("unknown executor", [*SWEEP, "--executor", "dask"], "dask"),
     ("zero workers", [*SWEEP, "--workers", "0"], "--workers"),
@@ -110,7 +114,8 @@ class Workspace:
     """The folders a case names, made on demand under ``root``: ``missing`` (absent),
     ``empty``, ``broken`` (a dataset.json that is not JSON), ``corrupt`` (a records folder
     with a truncated record), ``msd`` (a valid 4-case MSD folder), ``used`` (a folder with a
-    file in it) and ``out`` (absent: where a command would write)."""
+    file in it), ``torn`` and ``listed`` (a protect OUT whose manifest is truncated JSON, or a
+    JSON list) and ``out`` (absent: where a command would write)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -143,6 +148,16 @@ class Workspace:
     def _make_used(path: Path) -> None:
         path.mkdir()
         (path / "notes.txt").write_text("someone's files\n")
+
+    @staticmethod
+    def _make_torn(path: Path) -> None:
+        path.mkdir()
+        (path / "uebench-protect.json").write_text('{"settings": {')
+
+    @staticmethod
+    def _make_listed(path: Path) -> None:
+        path.mkdir()
+        (path / "uebench-protect.json").write_text("[]")
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:

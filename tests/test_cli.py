@@ -1,7 +1,7 @@
 import pytest
 from click.testing import CliRunner
 
-from uebench.cli import main, parse_epsilon, parse_params
+from uebench.cli import main, parse_epsilon
 
 
 def invoke(*args):
@@ -28,16 +28,12 @@ def test_bad_epsilon_exits_2(eps, tmp_path):
     assert "epsilon" in result.output
 
 
-def test_epsilon_and_params_parsing():
+def test_epsilon_parsing():
     assert parse_epsilon("4/255") == pytest.approx(4 / 255)
     assert parse_epsilon("0.5") == 0.5
     assert parse_epsilon("255/255") == 1.0  # the largest bound that still means something
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         parse_epsilon("256/255")
-    assert parse_params(("lambda_z=0.5", "roi=soft", "epochs=3")) == {
-        "lambda_z": 0.5, "roi": "soft", "epochs": 3}
-    with pytest.raises(ValueError, match="KEY=VALUE"):
-        parse_params(("oops",))
 
 
 def test_unknown_method_parameter_is_rejected(tmp_path):

@@ -40,6 +40,15 @@ def test_sweep_runs_the_grid_then_resumes_without_rerunning(tmp_path):
     assert "DSC " not in again.output
 
 
+def test_sweep_lines_name_the_defense_of_a_defended_run(tmp_path):
+    result = CliRunner().invoke(main, [
+        "sweep", "--method", "clean", "--victim", "unet", "--dataset", "spheres", "--preset",
+        "tiny", "--defense", "gaussian:sigma=1.5", "--out", str(tmp_path), "--device", "cpu",
+        "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "seed 0, defense gaussian:sigma=1.5: DSC " in result.output
+
+
 def test_sweep_rejects_an_unknown_method_before_running(tmp_path):
     result = CliRunner().invoke(main, ["sweep", "--method", "opps", "--victim", "unet",
                                        "--out", str(tmp_path)])

@@ -39,11 +39,6 @@ def parse_epsilon(text: str) -> float:
     return check_epsilon(value, repr(text))
 
 
-def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
-    """``key=value`` pairs; values are Python literals when they parse, strings otherwise."""
-    return parse_assignments("", None, items)
-
-
 def parse_method_params(method: str, preset: str, items: tuple[str, ...]) -> dict[str, Any]:
     """``--param key=value`` pairs parsed and checked against METHOD's declared parameters
     under PRESET (``uebench.contracts.params``): a bad name or value is a one-line error."""
@@ -222,7 +217,7 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
             resolve_device(device)
         elif device != "auto":
             torch.device(device)  # the workers' device: checked there, its name here
-        params = parse_params(slurm_params)
+        params = parse_assignments("", None, slurm_params, option="--slurm-param")
     except (KeyError, ValueError, RuntimeError) as error:
         raise click.UsageError(str(error)) from None
     todo = pending(specs, out)
@@ -235,7 +230,8 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
         landed.append(outcome)
         spec = outcome.spec
         label = (f"[{len(landed)}/{len(todo)}] {spec.method} vs {spec.victim}, "
-                 f"eps {spec.epsilon:.5f}, seed {spec.seed}")
+                 f"eps {spec.epsilon:.5f}, seed {spec.seed}"
+                 + (f", defense {spec.defense}" if spec.defense != "none" else ""))
         if outcome.error:
             click.echo(f"{label}: FAILED: {outcome.error}", err=True)
             return
@@ -274,10 +270,13 @@ def defense_parameters(cls: type) -> str | None:
 
 def preset_table(names: list[str]) -> str:
     """The presets ``names`` as a table: sizes, schedule and what each is for."""
+    from uebench.runner.data import SPLIT_FRACTIONS
+
     rows = []
     for name in names:
         preset = registry.presets.get(name)
-        split = "/".join(map(str, preset.split)) if preset.split else "70%/15%/15%"
+        split = "/".join(map(str, preset.split) if preset.split
+                         else (f"{f:.0%}" for f in SPLIT_FRACTIONS))
         rows.append([name, f"{preset.volume_size}^3", f"{preset.n_cases} ({split})",
                      preset.epochs, preset.batch_size, f"{preset.lr:g}",
                      registry.presets.summaries.get(name, "")])
@@ -375,7 +374,6 @@ def leaderboard(records, add_from, out, allow_dirty, new_dataset):
               help="Export only the first N cases.")
 def export_decathlon_command(out, dataset, preset, count):
     """Write DATASET's cases as an MSD folder (int16 NIfTI, cropped, real affines) at OUT."""
-    from uebench.contracts.presets import get_preset
     from uebench.custodian.export import BRATS_LABEL_VALUES, export_decathlon
     from uebench.runner.data import load_cases, resolve_dataset
     from uebench.runner.store import StageCache, default_cache_root
@@ -499,7 +497,6 @@ def protect_command(method, data, out, epsilon, seed, preset, device, params, re
     written file is read back and its budget verified in the normalised space, and
     OUT/uebench-protect.json records settings, sha256s and the effective eps per file.
     Exits 2, naming the file, when the storage breaks or erases the perturbation."""
-    from uebench.custodian.errors import ProtectError
     from uebench.custodian.protect import Settings, protect
     from uebench.runner.training import resolve_device
 
@@ -514,15 +511,14 @@ def protect_command(method, data, out, epsilon, seed, preset, device, params, re
                             preset, device)
         manifest = protect(data, out, settings, resume=resume, progress=not quiet,
                            echo=click.echo)
-    except ProtectError as error:
-        raise InputError(str(error)) from None
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError) as error:  # ProtectError is a ValueError
         raise InputError(str(error)) from None
     summary = manifest["summary"]
     click.echo(f"protected {summary['cases']} cases ({summary['image_files']} image files) "
                f"into {out}; effective eps {summary['effective_eps_min'] * 255:.2f}/255 to "
                f"{summary['effective_eps_max'] * 255:.2f}/255 (budget {epsilon * 255:.2f}/255); "
                f"manifest: {Path(out) / 'uebench-protect.json'}")
+
 
 if __name__ == "__main__":
     main()

@@ -83,13 +83,6 @@ def method_schema(method_cls: type, preset: Any) -> Schema:
     return from_defaults(method_cls.default_params(preset))
 
 
-def method_params(method_cls: type, preset: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    """A method's ``values`` after ``check`` against its parameters under ``preset``, as
-    given: their types are part of the run id, and a method reads an int for a float."""
-    check(f"method {method_cls.name!r}", method_schema(method_cls, preset), values)
-    return dict(values)
-
-
 def type_name(tp: Any) -> str:
     """``float``, ``(float, float)``, ``int or None``, ``one of 'hard', 'soft'``."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)

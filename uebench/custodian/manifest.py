@@ -61,7 +61,9 @@ def load_manifest(out: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
     try:
         manifest = read_json(path)
     except ValueError as error:
-        raise ProtectError(f"{path}: not valid JSON ({error})") from None
+        raise ProtectError(str(error)) from None
+    if not isinstance(manifest, dict):
+        raise ProtectError(f"{path}: not a uebench protect manifest (not a JSON object)")
     stored = manifest.get("settings", {})
     differ = [f"{key} {stored.get(key)!r} != {value!r}" for key, value in expected.items()
               if stored.get(key) != value]

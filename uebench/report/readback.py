@@ -1,5 +1,5 @@
 """What the report reads back besides the records: a run's stored deltas from the stage cache
-(same key as the pipeline, :func:`uebench.runner.pipeline.protection_key`), its clean cases
+(same key as the pipeline, :func:`uebench.runner.stages.protection_key`), its clean cases
 from the dataset cache, and the z spectra of the stored deltas.
 
 Nothing is recomputed: a protection that is not in the cache (for a trained method that

@@ -22,7 +22,6 @@ exits 1 with a table of what moved, 0 when nothing did, 2 when there is nothing 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
+
+from uebench.runner.store import read_json
 
 CALIBRATION_KEY = "calibration_seconds"
 CALIBRATION_ROUNDS_KEY = "calibration_round_seconds"
@@ -92,9 +93,9 @@ def load(path: Path | str, role: str) -> dict[str, Any]:
     if not path.is_file():
         raise BenchCompareError(f"{role} file {path} does not exist")
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise BenchCompareError(f"{path}: not readable JSON ({error})") from None
+        data = read_json(path)
+    except ValueError as error:
+        raise BenchCompareError(str(error)) from None
     if not isinstance(data, dict) or not data.get("benchmarks"):
         raise BenchCompareError(f"{path}: no benchmarks (a pytest-benchmark --benchmark-json "
                                 "file of a run with benchmarks enabled?)")

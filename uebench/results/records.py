@@ -12,7 +12,6 @@ section) and protocol 2 (``leaderboards/records``, ``leaderboards/gpu/records``)
 
 from __future__ import annotations
 
-import json
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 from tabulate import tabulate
 
 from uebench.contracts.budget import Budget, L0Budget, LinfBudget
+from uebench.runner.store import read_json
 
 if TYPE_CHECKING:  # hints only: reading records needs neither torch nor the datasets
     from uebench.contracts.core import Dataset
@@ -149,9 +149,9 @@ def read_record(path: Path) -> Record:
     not a run record (a section every reader needs is missing, or the spec lacks a field)."""
     path = Path(path)
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RecordError(f"{path}: not readable JSON ({error})") from None
+        record = read_json(path)
+    except ValueError as error:
+        raise RecordError(str(error)) from None
     if not isinstance(record, dict):
         raise RecordError(f"{path}: not a uebench run record (not a JSON object)")
     missing = [section for section in SECTIONS if not isinstance(record.get(section), dict)]

@@ -22,7 +22,6 @@ from tqdm.auto import tqdm
 from uebench.contracts import registry
 from uebench.contracts.budget import Budget, check_epsilon
 from uebench.contracts.core import Case, Dataset, Method, Preset, RunContext
-from uebench.contracts.params import method_params
 from uebench.contracts.presets import get_preset
 from uebench.results import records
 from uebench.runner import calibration
@@ -75,8 +74,7 @@ def resolve(spec: RunSpec) -> Resolved:
     defense = DefenseChain(spec.defense)  # "a+b": data defenses, then training-time ones
     dataset = resolve_dataset(spec.dataset)
     victim.check_size(preset.volume_size)
-    method = method_cls(spec.epsilon, preset,
-                        **method_params(method_cls, preset, spec.method_params))
+    method = method_cls(spec.epsilon, preset, **spec.method_params)  # checked by Method
     return Resolved(dataset, preset, method, victim, defense)
 
 

@@ -42,11 +42,12 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """The JSON at ``path``; a ``ValueError`` naming the file when it is not valid JSON."""
+    """The JSON at ``path``; a ``ValueError`` naming the file when it cannot be read or is not
+    JSON (each reader of records, manifests and benchmark files words its refusal so)."""
     try:
         return json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not readable JSON ({error})") from None
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
