@@ -23,7 +23,8 @@ import numpy as np
 
 from uebench.contracts.core import Case, Dataset, Preset
 from uebench.contracts.registry import register_dataset
-from uebench.datasets.synthesis import deformed_grid, progress, smooth_field
+from uebench.datasets.synthesis import deformed_grid, smooth_field
+from uebench.runner.progress import progress
 
 WINDOW_CENTRE, WINDOW_WIDTH = 50.0, 400.0
 FIELD_OF_VIEW_MM = (300.0, 400.0, 400.0)  # z, y, x

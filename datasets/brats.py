@@ -24,16 +24,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from uebench.contracts.registry import register_dataset
-from uebench.datasets.brats_mni import BratsMNI
-from uebench.datasets.brats_mni import normalise as brats_normalise
-from uebench.datasets.nifti import (
+from uebench.contracts.folders import (
     CaseFiles,
     FolderError,
     FolderLayout,
     NiftiFolder,
     strip_nifti,
 )
+from uebench.contracts.registry import register_dataset
+from uebench.datasets.brats_mni import BratsMNI
+from uebench.datasets.brats_mni import normalise as brats_normalise
 
 MODALITIES = ("flair", "t1", "t1ce", "t2")  # the reference order (spec)
 BRATS_VALUES = (0, 1, 2, 4)

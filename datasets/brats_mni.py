@@ -18,7 +18,8 @@ import numpy as np
 
 from uebench.contracts.core import Case, Dataset, Preset
 from uebench.contracts.registry import register_dataset
-from uebench.datasets.synthesis import deformed_grid, progress, sample, smooth_field, soften
+from uebench.datasets.synthesis import deformed_grid, sample, smooth_field, soften
+from uebench.runner.progress import progress
 
 ATLAS_EDGE = 120  # the 2 mm template padded to a 240 mm cube
 TISSUE_CONTRAST = {  # white matter, grey matter, CSF

@@ -21,8 +21,7 @@ from typing import Any
 
 import torch
 
-from uebench.contracts.registry import register_dataset
-from uebench.datasets.nifti import (
+from uebench.contracts.folders import (
     CaseFiles,
     FolderError,
     FolderLayout,
@@ -30,6 +29,7 @@ from uebench.datasets.nifti import (
     NiftiFolder,
     strip_nifti,
 )
+from uebench.contracts.registry import register_dataset
 
 CT_WINDOW = (50.0, 400.0)  # HU: centre, width
 META = "dataset.json"

@@ -23,9 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from uebench.contracts.registry import register_dataset
-from uebench.datasets.abdomen_phantom import WINDOW_CENTRE, WINDOW_WIDTH, AbdomenPhantom, window
-from uebench.datasets.nifti import (
+from uebench.contracts.folders import (
     CaseFiles,
     FolderLayout,
     IntensityMap,
@@ -33,6 +31,8 @@ from uebench.datasets.nifti import (
     relative,
     strip_nifti,
 )
+from uebench.contracts.registry import register_dataset
+from uebench.datasets.abdomen_phantom import WINDOW_CENTRE, WINDOW_WIDTH, AbdomenPhantom, window
 
 IMAGE_FOLDERS = ("images", "imagesTr", "TrainingImg")
 LABEL_FOLDERS = ("labels", "labelsTr", "TrainingMask")

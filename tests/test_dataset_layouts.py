@@ -21,7 +21,7 @@ from tests.layout_folders import (
 )
 from uebench.cli import main
 from uebench.contracts import registry
-from uebench.datasets.nifti import CaseFiles, FolderError, FolderLayout, NiftiFolder
+from uebench.contracts.folders import CaseFiles, FolderError, FolderLayout, NiftiFolder
 from uebench.runner.data import resolve_dataset
 
 

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from tests.decathlon_folders import AFFINE, msd_folder, nnunet_folder
 from uebench.cli import main
-from uebench.datasets.nifti import FolderError
+from uebench.contracts.folders import FolderError
 from uebench.runner.data import resolve_dataset
 
 

@@ -17,12 +17,12 @@ from scipy.ndimage import binary_dilation
 from tests.decathlon_folders import msd_folder, nnunet_folder
 from tests.layout_folders import brats_tree, flare_tree
 from uebench.cli import main
+from uebench.contracts.folders import RAS_LABELS, IntensityMap, NiftiFolder, read_channels
 from uebench.custodian.budget_fit import ERASE_FRACTION, TOLERANCE, check_budget, protect_channel
 from uebench.custodian.errors import ProtectError
 from uebench.custodian.manifest import MANIFEST, PARTIAL
 from uebench.custodian.nifti_io import NiftiFile, to_file_grid
 from uebench.datasets.decathlon import DecathlonFolder
-from uebench.datasets.nifti import RAS_LABELS, IntensityMap, NiftiFolder, read_channels
 from uebench.runner.data import resolve_dataset
 
 EPS = 4 / 255

@@ -457,8 +457,8 @@ def dataset_check_command(path, layout):
     file present and readable, image/label shapes and affines equal, label values declared,
     no NaN/Inf, channel counts as declared. Prints every problem, one line each naming the
     file, and exits 2 when there is any; otherwise one summary line."""
+    from uebench.contracts.folders import FolderError
     from uebench.custodian.folder_check import check_folder
-    from uebench.datasets.nifti import FolderError
 
     try:
         report = check_folder(path, layout)

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from uebench.contracts.folders import IntensityMap, NiftiFolder, read_channels
 from uebench.custodian.errors import ProtectError
 from uebench.custodian.nifti_io import NiftiFile
-from uebench.datasets.nifti import IntensityMap, NiftiFolder, read_channels
 
 # The effective eps read back from disk may exceed eps by this fraction: what is left after
 # the writer's own check (rounding is budget-safe and re-normalisation is measured before the

@@ -26,8 +26,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from uebench.custodian.layouts import layout_class
-from uebench.datasets.nifti import (
+from uebench.contracts.folders import (
     CaseFiles,
     FolderError,
     FolderLayout,
@@ -35,6 +34,7 @@ from uebench.datasets.nifti import (
     reader_problem,
     relative,
 )
+from uebench.custodian.layouts import layout_class
 
 
 @dataclass

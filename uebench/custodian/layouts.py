@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from uebench.contracts import registry
-from uebench.datasets.nifti import FolderError, NiftiFolder
+from uebench.contracts.folders import FolderError, NiftiFolder
 
 
 def folder_layouts() -> dict[str, type[NiftiFolder]]:

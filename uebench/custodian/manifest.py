@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from uebench.contracts.folders import CaseFiles
 from uebench.custodian.errors import ProtectError
-from uebench.datasets.nifti import CaseFiles
 from uebench.runner.store import read_json
 
 MANIFEST = "uebench-protect.json"

@@ -4,7 +4,7 @@ nothing else changed, and the inverse of the reader's geometry (a cube delta bac
 file's own grid).
 
 The custodian's, not a dataset's: no dataset writes files. It mirrors the reader in
-:mod:`uebench.datasets.nifti` (``to_cube``'s axes, reorientation and resize; nibabel's
+:mod:`uebench.contracts.folders` (``to_cube``'s axes, reorientation and resize; nibabel's
 float32 scaling) and must change with it.
 """
 
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from monai.transforms import Resize
 
+from uebench.contracts.folders import RAS_LABELS, strip_nifti
 from uebench.custodian.errors import ProtectError
-from uebench.datasets.nifti import RAS_LABELS, strip_nifti
 
 
 @dataclass

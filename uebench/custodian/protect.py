@@ -12,7 +12,7 @@ and intensity units and written into a copy of the file:
   Z]``, is resized (trilinear, as the reader resized the image) to the file's RAS shape, and
   the reader's reorientation is undone (:func:`uebench.custodian.nifti_io.to_file_grid`);
 * intensity: the reader normalises each channel with an affine map and a clip
-  (:class:`uebench.datasets.nifti.IntensityMap`: CT window ``(x + 150) / 400``; otherwise a
+  (:class:`uebench.contracts.folders.IntensityMap`: CT window ``(x + 150) / 400``; otherwise a
   z-score over the non-zero voxels with the case's own mean and std, clipped to +-5, to
   [0, 1]); a normalised delta d becomes ``d / scale`` raw units (CT: ``d * 400`` HU; z-score:
   ``d * 10 * std``), never on the voxels the map pins to 0 (raw 0 under a z-score);
@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from uebench.contracts import registry
 from uebench.contracts.core import Method, RunContext
+from uebench.contracts.folders import CaseFiles, NiftiFolder
 from uebench.contracts.presets import get_preset
 from uebench.custodian.budget_fit import (
     ERASE_FRACTION,
@@ -67,7 +68,6 @@ from uebench.custodian.manifest import (
     sha256,
 )
 from uebench.custodian.nifti_io import NiftiFile, to_file_grid
-from uebench.datasets.nifti import CaseFiles, NiftiFolder
 from uebench.runner.data import DATA_SEED
 from uebench.runner.environment import environment
 from uebench.runner.store import write_json

@@ -6,5 +6,6 @@ identifies each stage), ``store`` (the content-addressed stage cache, atomic wri
 surrogates), ``evaluation`` (DSC, HD95, NSD on the clean test split), ``fidelity`` (norms,
 PSNR, SSIM of the stored delta), ``defense_chain`` (a run's defense spec and the chain that
 applies it), ``released`` (a custodian's release measured as the pseudo-method
-``released``), ``environment`` (versions, device, git state, plugin origins) and
-``calibration`` (the workload run times are divided by)."""
+``released``), ``environment`` (versions, device, git state, plugin origins), ``progress``
+(progress bars that honour ``--quiet``) and ``calibration`` (the workload run times are
+divided by)."""

@@ -23,7 +23,7 @@ import torch
 from monai.transforms import LoadImage, Orientation, Resize
 
 from uebench.contracts.core import Case, Dataset, Preset
-from uebench.datasets.synthesis import progress
+from uebench.runner.progress import progress
 
 RAS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))
 NIFTI_ENDINGS = (".nii.gz", ".nii")
