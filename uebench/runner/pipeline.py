@@ -26,7 +26,7 @@ from uebench.contracts.presets import get_preset
 from uebench.results import records
 from uebench.runner import calibration
 from uebench.runner.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
-from uebench.runner.defense_chain import DefenseChain, defense_origins
+from uebench.runner.defense_chain import NONE, DefenseChain, defense_origins
 from uebench.runner.environment import environment
 from uebench.runner.evaluation import evaluate
 from uebench.runner.fidelity import fidelity, mean_fidelity
@@ -43,7 +43,7 @@ class RunSpec:
     method: str
     victim: str
     dataset: str = "brats-mni"
-    defense: str = "none"
+    defense: str = NONE
     epsilon: float = 4 / 255
     seed: int = 0
     preset: str = "quick"
@@ -200,7 +200,7 @@ class Pipeline:
                       protect_key: str | None, budget: Budget) -> dict[str, Any]:
         """Train the victim on the (protected, defended) train split; evaluate on clean test."""
         changed = protection is not None and _changes(protection)
-        defended = spec.defense != "none"
+        defended = spec.defense != NONE
         training_set = {"protection": protect_key if changed else None,
                         "defense": spec.defense if (protection is not None and defended) else None}
         in_channels = len(split.train[0].image)
