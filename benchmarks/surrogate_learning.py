@@ -193,7 +193,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.surrogate_learning",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="canary")
@@ -204,8 +205,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--every", type=int, default=20)
     parser.add_argument("--condition", action="append", choices=list(CONDITIONS))
     parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    print(summary(run(args)))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    print(summary(run(parser().parse_args(argv))))
 
 
 if __name__ == "__main__":
