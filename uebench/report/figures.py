@@ -122,19 +122,30 @@ def _reference(rows: pd.DataFrame) -> pd.Series:
     return rows.sort_values(["seeds", "budget"], ascending=[False, True]).iloc[0]
 
 
-def curves_figure(table: pd.DataFrame, colours: Palette, out: Path, name: str, title: str
-                 ) -> str:
-    """(a) Protected-trained DSC against the L-inf budget (log2 axis), one panel per victim."""
+def _victim_panels(table: pd.DataFrame) -> tuple[Figure, Any, list[str]]:
+    """A figure with one protected-DSC panel per victim of ``table``, three to a row; the
+    panels' axes and the victims, in order."""
     victims = sorted(table["victim"].unique())
     nrows, ncols = _grid(len(victims))
     figure = _new_figure(4.4 * ncols + 2.6, 3.6 * nrows + 0.6)
-    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    return figure, figure.subplots(nrows, ncols, squeeze=False).ravel(), victims
+
+
+def _reference_band(ax, ref: pd.Series) -> None:
+    """The victim's clean-trained reference: its 95 % band and its mean."""
+    ax.axhspan(ref["clean_lo"], ref["clean_hi"], color="tab:green", alpha=0.15, lw=0)
+    ax.axhline(ref["clean_mean"], color="tab:green", lw=1.2,
+               label="clean-trained reference (95 % band)")
+
+
+def curves_figure(table: pd.DataFrame, colours: Palette, out: Path, name: str, title: str
+                 ) -> str:
+    """(a) Protected-trained DSC against the L-inf budget (log2 axis), one panel per victim."""
+    figure, axes, victims = _victim_panels(table)
     for ax, victim in zip(axes, victims):
         rows = table[table["victim"] == victim]
         ref = _reference(rows)
-        ax.axhspan(ref["clean_lo"], ref["clean_hi"], color="tab:green", alpha=0.15, lw=0)
-        ax.axhline(ref["clean_mean"], color="tab:green", lw=1.2,
-                   label="clean-trained reference (95 % band)")
+        _reference_band(ax, ref)
         for label in colours.order(list(rows["method"].unique())):
             line = rows[rows["method"] == label].sort_values("budget")
             style = colours.styles[label]
@@ -160,16 +171,11 @@ def curves_figure(table: pd.DataFrame, colours: Palette, out: Path, name: str, t
 def psnr_figure(table: pd.DataFrame, colours: Palette, out: Path, name: str, title: str
                ) -> str:
     """(b) Protected-trained DSC against ROI PSNR, one point per method and budget."""
-    victims = sorted(table["victim"].unique())
-    nrows, ncols = _grid(len(victims))
-    figure = _new_figure(4.4 * ncols + 2.6, 3.6 * nrows + 0.6)
-    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    figure, axes, victims = _victim_panels(table)
     for ax, victim in zip(axes, victims):
         rows = table[(table["victim"] == victim) & table["psnr_roi"].notna()]
         ref = _reference(table[table["victim"] == victim])
-        ax.axhspan(ref["clean_lo"], ref["clean_hi"], color="tab:green", alpha=0.15, lw=0)
-        ax.axhline(ref["clean_mean"], color="tab:green", lw=1.2,
-                   label="clean-trained reference (95 % band)")
+        _reference_band(ax, ref)
         for label in colours.order(list(rows["method"].unique())):
             points = rows[rows["method"] == label]
             style = colours.styles[label]
