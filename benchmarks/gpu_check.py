@@ -8,7 +8,7 @@ Phases, in order, each timed with the GPU's utilisation sampled once a second:
 3. ``calibrate`` (only with ``--with-calibrate SECONDS``): ``benchmarks/calibrate_presets.py``,
    the clean-trained victims of the ``gpu`` preset's candidates, for up to SECONDS
    (``calibration.json`` and ``calibration-records.tar.gz`` in ``--out``);
-4. ``sweep``: the protocol-2 grids (``GRIDS``, most needed first) in ``--workers`` processes
+4. ``sweep``: the protocol-3 grids (``GRIDS``, most needed first) in ``--workers`` processes
    sharing the GPU, until ``--deadline`` seconds after the start; whatever has not finished
    is stopped, and the records that landed are kept (the sweep is resumable).
 

@@ -14,14 +14,16 @@ from uebench.results.compare import spec_key
 
 BOARDS = Path(__file__).resolve().parent.parent / "leaderboards"
 ARCHIVE = BOARDS / "archive" / "protocol-1" / "records"
+PROTOCOL_2 = BOARDS / "archive" / "protocol-2"
 
 # (file, protocol, norm, budget label, role, device kind)
 COMMITTED = [
     (ARCHIVE / "ar-unet-3c926f0c2d.json", 1, "linf", "4/255", "protection", "cpu"),
     (ARCHIVE / "random-roi-unet-352123a745.json", 1, "linf", "4/255", "matched-control", "cpu"),
     (ARCHIVE / "ops-unet-0242816d14.json", 1, "l0", "L0 0.78%", "protection", "cpu"),
-    (BOARDS / "records" / "clean-unet-0b0e6d3a0e.json", 2, "linf", "32/255", "reference", "cpu"),
-    (BOARDS / "gpu" / "records" / "ops-unet-0242816d14.json", 2, "l0", "L0 0.78%",
+    (PROTOCOL_2 / "cpu" / "records" / "clean-unet-0b0e6d3a0e.json", 2, "linf", "32/255",
+     "reference", "cpu"),
+    (PROTOCOL_2 / "gpu" / "records" / "ops-unet-0242816d14.json", 2, "l0", "L0 0.78%",
      "protection", "cuda"),
 ]
 
@@ -47,7 +49,8 @@ def test_committed_records_of_each_protocol_read_the_same_way(path, protocol, no
 @pytest.mark.parametrize("path", [c[0] for c in COMMITTED if c[1] == 2],
                          ids=lambda p: p.parent.parent.name + "-" + p.stem)
 def test_assembly_rebuilds_a_committed_record_from_its_stage_results(path):
-    """The format is unchanged: the committed record comes back, plus the method's role."""
+    """The format is unchanged: the committed record comes back, plus the method's role,
+    stamped with the current protocol."""
     record = records.read_record(path)
     timings, throughput = record["timings"], record["throughput"]
     stages = {name: {"evaluation": record["efficacy"][side],
@@ -62,7 +65,8 @@ def test_assembly_rebuilds_a_committed_record_from_its_stage_results(path):
         record["run_id"], record["spec"], record["environment"], record["method"],
         records.role(record), record["dataset"], record["preset"], protection,
         stages["clean_victim"], stages["protected_victim"], timings["run_seconds"])
-    assert rebuilt == {**record, "method": {**record["method"], "role": records.role(record)}}
+    assert rebuilt == {**record, "protocol": records.PROTOCOL_VERSION,
+                       "method": {**record["method"], "role": records.role(record)}}
 
 
 def test_a_record_that_carries_its_role_is_not_looked_up():
@@ -118,7 +122,7 @@ def test_budget_labels_for_linf_and_l0():
 
 
 def _voxshield_record() -> dict:
-    path = sorted((BOARDS / "records").glob("voxshield-unet-*.json"))[0]
+    path = sorted((PROTOCOL_2 / "cpu" / "records").glob("voxshield-unet-*.json"))[0]
     return json.loads(path.read_text())
 
 
@@ -151,7 +155,8 @@ def test_a_record_that_carries_its_surrogate_is_read_as_it_is():
 
 
 def test_a_method_without_a_surrogate_or_a_fit_rule_has_no_surrogate_state():
-    control = json.loads(next((BOARDS / "records").glob("random-roi-unet-*.json")).read_text())
+    control = json.loads(
+        next((PROTOCOL_2 / "cpu" / "records").glob("random-roi-unet-*.json")).read_text())
     assert records.surrogate(control) is None and not records.surrogate_short(control)
     protocol_1 = json.loads(next(ARCHIVE.glob("voxshield-unet-*.json")).read_text())
     assert "fit_dsc" not in protocol_1["method"]["params"]  # a fixed schedule, no rule

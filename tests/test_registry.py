@@ -89,13 +89,14 @@ def test_builtin_modules_are_exactly_the_modules_that_register_plugins():
 # The built-in presets' values are part of every cache key and record.
 BUILTIN_PRESETS = {
     "quick": {"name": "quick", "volume_size": 64, "n_cases": 33, "epochs": 10, "batch_size": 1,
-              "lr": 2e-3, "weight_decay": 0.0, "victim_scale": "small", "split": (14, 3, 16)},
+              "lr": 2e-3, "weight_decay": 0.0, "victim_scale": "small", "split": (14, 3, 16),
+              "surrogate_updates": 1000},
     "canary": {"name": "canary", "volume_size": 32, "n_cases": 24, "epochs": 40,
                "batch_size": 2, "lr": 6e-3, "weight_decay": 0.0, "victim_scale": "small",
-               "split": (10, 2, 12)},
+               "split": (10, 2, 12), "surrogate_updates": 1000},
     "paper": {"name": "paper", "volume_size": 160, "n_cases": 100, "epochs": 100,
               "batch_size": 8, "lr": 5e-4, "weight_decay": 0.0, "victim_scale": "reference",
-              "split": None},
+              "split": None, "surrogate_updates": 1000},
 }
 
 
@@ -153,9 +154,9 @@ def test_list_presets_shows_sizes_schedules_and_what_for():
     lines = result.output.splitlines()
     assert lines[0] == "presets:"
     assert lines[1].split() == ["preset", "volume", "cases", "(train/val/test)", "epochs",
-                                "batch", "lr", "for"]
+                                "batch", "lr", "surrogate", "cap", "for"]
     quick = next(line.split() for line in lines if line.split()[:1] == ["quick"])
-    assert quick[:7] == ["quick", "64^3", "33", "(14/3/16)", "10", "1", "0.002"]
+    assert quick[:8] == ["quick", "64^3", "33", "(14/3/16)", "10", "1", "0.002", "1000"]
     paper = next(line.split() for line in lines if line.split()[:1] == ["paper"])
     assert paper[1:4] == ["160^3", "100", "(70%/15%/15%)"] and "GPUs" in paper
 

@@ -279,9 +279,9 @@ def preset_table(names: list[str]) -> str:
                          else (f"{f:.0%}" for f in SPLIT_FRACTIONS))
         rows.append([name, f"{preset.volume_size}^3", f"{preset.n_cases} ({split})",
                      preset.epochs, preset.batch_size, f"{preset.lr:g}",
-                     registry.presets.summaries.get(name, "")])
+                     preset.surrogate_updates, registry.presets.summaries.get(name, "")])
     table = tabulate(rows, headers=["preset", "volume", "cases (train/val/test)", "epochs",
-                                    "batch", "lr", "for"])
+                                    "batch", "lr", "surrogate cap", "for"])
     return "\n".join(f"  {line}" for line in table.splitlines())
 
 

@@ -42,6 +42,9 @@ class Preset:
     weight_decay: float = 0.0
     victim_scale: str = "small"
     split: tuple[int, int, int] | None = None  # (train, val, test) counts; None = 70/15/15
+    # the shared surrogate fit rule's cap (uebench.kit.surrogates.FIT_RULE): the surrogate
+    # updates a surrogate-based method may take before its surrogate reaches fit_dsc
+    surrogate_updates: int = 1000
 
     def __post_init__(self) -> None:
         if self.split is not None and sum(self.split) != self.n_cases:

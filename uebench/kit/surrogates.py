@@ -21,14 +21,16 @@ FIT_RULE = (
     "schedule rule shared by every surrogate-based method: the method's outer iteration "
     "repeats until its surrogate's train foreground DSC on the data it trains on (the "
     "perturbed training set; the clean one for TAP's pretraining), checked after each "
-    "iteration, reaches fit_dsc, or until max_surrogate_updates surrogate updates (quick: "
-    "0.9 and 120; paper: 0.9 and 1000, the VoxShield reference's 100 epochs x 10 S-steps)"
+    "iteration, reaches fit_dsc (0.9), or until max_surrogate_updates surrogate updates, "
+    "the preset's surrogate_updates (protocol 3: 1000 at quick, canary and paper, the "
+    "VoxShield reference's 100 epochs x 10 S-steps; every surrogate measured on the boards "
+    "reaches fit_dsc first)"
 )
 
 
 def fit_rule_params(preset: Preset) -> dict[str, Any]:
     """The stop rule's parameters under ``preset`` (see ``FIT_RULE``)."""
-    return {"fit_dsc": 0.9, "max_surrogate_updates": 1000 if preset.name == "paper" else 120}
+    return {"fit_dsc": 0.9, "max_surrogate_updates": preset.surrogate_updates}
 
 
 def surrogate_state(updates: int, train_dsc: float | None, params: dict[str, Any]

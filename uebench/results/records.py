@@ -6,8 +6,9 @@ A record is one JSON object per run (``out/records/<run_id>.json``). Boards, ``c
 (``cell``), its budget (``norm``, ``budget_of``, ``budget_label``), its protocol and kind of
 device, the role of its method (protection, control, matched control or the clean
 reference) and the labels boards show. Records of every protocol load here: protocol 1
-(``leaderboards/archive/``, no ``protocol`` field, no dataset label, some without a budget
-section) and protocol 2 (``leaderboards/records``, ``leaderboards/gpu/records``).
+(``leaderboards/archive/protocol-1``, no ``protocol`` field, no dataset label, some without a
+budget section), protocol 2 (``leaderboards/archive/protocol-2``) and protocol 3
+(``leaderboards/records``, ``leaderboards/gpu/records``).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ if TYPE_CHECKING:  # hints only: reading records needs neither torch nor the dat
 SCHEMA_VERSION = 1
 # The evaluation protocol: what makes numbers comparable across records. Boards hold one
 # protocol. 2: quick splits 14/3/16 (16 test volumes), the shared surrogate fit rule
-# (uebench.kit.surrogates.FIT_RULE), NSD beside DSC and HD95.
-PROTOCOL_VERSION = 2
+# (uebench.kit.surrogates.FIT_RULE), NSD beside DSC and HD95. 3: the fit rule's cap is the
+# preset's surrogate_updates, 1000 at every built-in preset (protocol 2: 120 at quick and
+# canary, where VoxShield's surrogate never reached fit_dsc).
+PROTOCOL_VERSION = 3
 
 # What a method's rows are on the boards (``Method.role``, declared by the method's class).
 PROTECTION, CONTROL, MATCHED_CONTROL, REFERENCE = (
