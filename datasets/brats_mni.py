@@ -35,9 +35,13 @@ TUMOUR_CONTRAST = {  # necrotic core, oedema, enhancing rim
 }
 
 
-@lru_cache(maxsize=1)
-def mni_atlas() -> np.ndarray:
-    """``[4, Z, Y, X]`` = T1 (0..1), GM, WM, brain mask of MNI152 at 2 mm, padded to a cube."""
+NATIVE_RESOLUTIONS = (1, 2)  # mm: the MNI152 grids nilearn ships
+
+
+@lru_cache(maxsize=2)
+def mni_template(resolution: int = 2) -> np.ndarray:
+    """``[4, Z, Y, X]`` = T1 (0..1), GM, WM, brain mask of MNI152 on its own grid at
+    ``resolution`` mm (2 mm: 95 x 117 x 99; 1 mm: 189 x 233 x 197)."""
     from nilearn.datasets import (
         load_mni152_brain_mask,
         load_mni152_gm_template,
@@ -47,26 +51,41 @@ def mni_atlas() -> np.ndarray:
 
     maps = [load_mni152_template, load_mni152_gm_template, load_mni152_wm_template,
             load_mni152_brain_mask]
-    volumes = [np.asarray(f(resolution=2).get_fdata(), dtype=np.float32) for f in maps]
+    volumes = [np.asarray(f(resolution=resolution).get_fdata(), dtype=np.float32)
+               for f in maps]
     stack = np.stack([v.transpose(2, 1, 0) for v in volumes])  # (x, y, z) -> (z, y, x)
     stack[0] /= max(float(stack[0].max()), 1e-6)
+    return stack
+
+
+@lru_cache(maxsize=1)
+def mni_atlas() -> np.ndarray:
+    """``[4, Z, Y, X]`` = the 2 mm template (``mni_template``) padded to a 240 mm cube."""
+    stack = mni_template(2)
     pads = [(0, 0)] + [((ATLAS_EDGE - n) // 2, ATLAS_EDGE - n - (ATLAS_EDGE - n) // 2)
                        for n in stack.shape[1:]]
     return np.pad(stack, pads)
 
 
-def tumour_labels(brain: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A glioma inside ``brain``: core (1), oedema (2) and enhancing rim (3) as nested shells."""
-    size = brain.shape[0]
-    axis = np.linspace(-1.0, 1.0, size, dtype=np.float32)
-    coords = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
+def tumour_labels(brain: np.ndarray, rng: np.random.Generator,
+                  extent: tuple[float, float, float] | None = None) -> np.ndarray:
+    """A glioma inside ``brain``: core (1), oedema (2) and enhancing rim (3) as nested shells.
+    Sizes are relative to the 240 mm cube; a grid of another ``extent`` (mm per axis, the
+    native form) is measured in the same millimetres."""
+    shape = brain.shape
+    axes = [np.linspace(-1.0, 1.0, n, dtype=np.float32) for n in shape]
+    if extent is not None:
+        axes = [a * np.float32(e / (2.0 * ATLAS_EDGE)) for a, e in zip(axes, extent)]
+    coords = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
     inside = np.argwhere(brain)
     centre_voxel = inside[rng.integers(len(inside))]
-    centre = centre_voxel / (size - 1) * 2 - 1
+    centre = centre_voxel / (np.asarray(shape) - 1) * 2 - 1
+    if extent is not None:
+        centre = centre * np.asarray(extent) / (2.0 * ATLAS_EDGE)
     centre = 0.55 * centre  # keep it away from the cortex
     radius = rng.uniform(0.28, 0.40) * rng.uniform(0.85, 1.15, 3)
     distance = np.linalg.norm((coords - centre) / radius, axis=-1)
-    distance *= 1.0 + 0.25 * smooth_field(size, rng, coarse=6)
+    distance *= 1.0 + 0.25 * smooth_field(shape, rng, coarse=6)
     core_edge, rim_edge = rng.uniform(0.45, 0.55), rng.uniform(0.70, 0.80)
     labels = np.zeros(brain.shape, np.uint8)
     labels[distance < 1.0] = 2
@@ -92,7 +111,7 @@ def synthesise_modalities(
             w, g, c = TISSUE_CONTRAST[name]
             base = w * wm + g * gm + c * csf
         value = healthy * base + sum(t * v for t, v in zip(tumour, TUMOUR_CONTRAST[name]))
-        bias = np.exp(0.12 * smooth_field(labels.shape[0], rng, coarse=4))
+        bias = np.exp(0.12 * smooth_field(labels.shape, rng, coarse=4))
         noise = rng.normal(0.0, 0.03, labels.shape).astype(np.float32)
         channels.append((value * bias + noise) * mask)
     return np.stack(channels).astype(np.float32)
@@ -116,17 +135,28 @@ class BratsMNI(Dataset):
     class_names = ("necrotic_core", "oedema", "enhancing")
     modalities = ("t1", "t1ce", "t2", "flair")
     regions = {"ET": (3,), "TC": (1, 3), "WT": (1, 2, 3)}
+    supports_native = True
 
     def build(self, preset: Preset, seed: int) -> list[Case]:
-        atlas = mni_atlas()
-        size = preset.volume_size
-        spacing = 2.0 * ATLAS_EDGE / size
+        """Cubes of ``preset.volume_size`` over the padded 240 mm atlas; under a native preset
+        the MNI152 grid itself, at ``target_spacing`` 2 mm (the default) or 1 mm."""
+        if preset.native:
+            resolution = preset.target_spacing or 2.0
+            if resolution not in NATIVE_RESOLUTIONS:
+                raise ValueError(f"brats-mni's native form is the MNI152 grid at 1 or 2 mm; "
+                                 f"preset {preset.name!r} asks for {resolution:g} mm")
+            atlas = mni_template(int(resolution))
+            shape, spacing = atlas.shape[1:], float(resolution)
+            extent = tuple(n * spacing for n in shape)
+        else:
+            atlas = mni_atlas()
+            shape, spacing, extent = preset.volume_size, 2.0 * ATLAS_EDGE / preset.volume_size, None
         cases = []
         for i in progress(range(preset.n_cases), "brats-mni: synthesising"):
             rng = np.random.default_rng([seed, i])
-            warped = sample(atlas, deformed_grid(size, rng))
+            warped = sample(atlas, deformed_grid(shape, rng, extent=extent))
             brain = warped[3] > 0.5
-            labels = tumour_labels(brain, rng)
+            labels = tumour_labels(brain, rng, extent=extent)
             raw = synthesise_modalities(warped, labels, rng)
             cases.append(Case(f"brats-mni-{i:03d}", normalise(raw, brain), labels,
                               (spacing,) * 3))

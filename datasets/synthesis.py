@@ -9,10 +9,18 @@ import torch
 import torch.nn.functional as F
 
 
-def smooth_field(size: int, rng: np.random.Generator, coarse: int = 5) -> np.ndarray:
-    """A smooth random field ``[size]^3`` in about [-1, 1]: coarse noise upsampled (trilinear)."""
+Shape = tuple[int, int, int]
+
+
+def _shape(size: int | Shape) -> Shape:
+    return (size,) * 3 if isinstance(size, int) else tuple(size)
+
+
+def smooth_field(size: int | Shape, rng: np.random.Generator, coarse: int = 5) -> np.ndarray:
+    """A smooth random field of edge ``size`` (or shape ``size``) in about [-1, 1]: coarse
+    noise upsampled (trilinear)."""
     noise = torch.from_numpy(rng.standard_normal((1, 1, coarse, coarse, coarse)).astype(np.float32))
-    field = F.interpolate(noise, size=(size,) * 3, mode="trilinear", align_corners=True)
+    field = F.interpolate(noise, size=_shape(size), mode="trilinear", align_corners=True)
     return field[0, 0].numpy() / 1.5
 
 
@@ -25,24 +33,31 @@ def _rotation(angles: np.ndarray) -> np.ndarray:
 
 
 def deformed_grid(
-    size: int,
+    size: int | Shape,
     rng: np.random.Generator,
     max_rotation_deg: float = 10.0,
     scale_range: tuple[float, float] = (0.9, 1.1),
     max_shift: float = 0.04,
     elastic: float = 0.04,
+    extent: tuple[float, float, float] | None = None,
 ) -> np.ndarray:
-    """Coordinates ``[size, size, size, 3]`` in [-1, 1] (order z, y, x) after a random affine
-    and a smooth elastic displacement: where each output voxel samples the template."""
-    axis = np.linspace(-1.0, 1.0, size, dtype=np.float32)
-    zz, yy, xx = np.meshgrid(axis, axis, axis, indexing="ij")
+    """Coordinates ``[*shape, 3]`` in [-1, 1] (order z, y, x) after a random affine and a smooth
+    elastic displacement: where each output voxel samples the template. A grid whose axes
+    span different lengths (``extent``, mm per axis, for a non-cubic template) is rotated in
+    millimetres, so the affine stays rigid."""
+    shape = _shape(size)
+    zz, yy, xx = np.meshgrid(*(np.linspace(-1.0, 1.0, n, dtype=np.float32) for n in shape),
+                             indexing="ij")
     points = np.stack([zz, yy, xx], axis=-1)
     angles = np.deg2rad(rng.uniform(-max_rotation_deg, max_rotation_deg, 3))
     scales = rng.uniform(*scale_range, 3)
     matrix = _rotation(angles) @ np.diag(1.0 / scales)
+    if extent is not None:  # to mm (relative to the longest axis), transform, and back
+        half = np.asarray(extent, dtype=np.float64) / max(extent)
+        matrix = np.diag(1.0 / half) @ matrix @ np.diag(half)
     shift = rng.uniform(-max_shift, max_shift, 3)
     warped = points @ matrix.T.astype(np.float32) + shift.astype(np.float32)
-    displacement = np.stack([smooth_field(size, rng) for _ in range(3)], axis=-1)
+    displacement = np.stack([smooth_field(shape, rng) for _ in range(3)], axis=-1)
     return (warped + elastic * displacement).astype(np.float32)
 
 

@@ -24,6 +24,7 @@ class Clean(Method):
 
     summary = "control: no perturbation"
     role = "reference"
+    supports_native = True  # per-case noise at any grid
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
         return np.zeros_like(case.image)
@@ -35,6 +36,7 @@ class RandomNoise(Method):
 
     summary = "control: uniform noise, whole volume"
     role = "control"
+    supports_native = True  # per-case noise at any grid
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
         rng = case_rng(ctx.seed, case)
@@ -47,6 +49,7 @@ class RandomNoiseROI(Method):
 
     summary = "control: uniform noise, foreground only"
     role = "matched-control"
+    supports_native = True  # per-case noise at any grid
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
         rng = case_rng(ctx.seed, case)

@@ -64,6 +64,7 @@ from tqdm.auto import tqdm
 
 from uebench.contracts.core import Case, Method, Preset, RunContext
 from uebench.contracts.registry import register_method
+from uebench.kit.patches import NativePatches, WholeVolumes, pad_to, sliding_apply
 from uebench.kit.spectra import zdiv
 from uebench.kit.surrogates import (
     FIT_RULE,
@@ -149,32 +150,31 @@ class VoxShieldBase(Method):
         }
 
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
-        p, device = self.params, ctx.device
+        p = self.params
         seed_everything(ctx.seed)
         generator = torch.Generator().manual_seed(ctx.seed)
-        images, labels = case_tensors(train_cases, device)
-        masks = roi_mask(labels, p["roi"])
+        data = self._training_set(train_cases, ctx)
         self.case_index = {c.id: i for i, c in enumerate(train_cases)}
         surrogate = Surrogate(3, ctx.in_channels, ctx.n_classes,
-                              parse_channels(p["surrogate_channels"]), p["surrogate_lr"], device,
-                              act="RELU", weight_decay=p["surrogate_weight_decay"],
+                              parse_channels(p["surrogate_channels"]), p["surrogate_lr"],
+                              ctx.device, act="RELU", weight_decay=p["surrogate_weight_decay"],
                               amp=p["amp"], channels_last=p["channels_last"])
-        self._setup(images, masks, ctx, generator)
+        self._setup(data, ctx, generator)
         self.history: list[dict[str, float]] = []
         bar = tqdm(range(max_iterations(p["s_steps"], p)), desc=f"{self.name}: fitting",
                    disable=not ctx.progress, leave=False)
         for epoch in bar:
             s_losses = []
             for _ in range(p["s_steps"]):
-                idx = torch.randint(len(images), (p["batch_size"],), generator=generator)
-                x = (images[idx] + self.stored[idx]).clamp(0, 1)
-                s_losses.append(surrogate.step(x, labels[idx]))
+                batch = data.batch(torch.randint(len(data), (p["batch_size"],),
+                                                 generator=generator))
+                x = (batch.x + data.read(self.stored, batch)).clamp(0, 1)
+                s_losses.append(surrogate.step(x, batch.y))
             terms = []
             with surrogate.frozen() as model:
-                for idx in batches(len(images), p["batch_size"], generator):
-                    idx = idx.to(device)
-                    terms.append(self._n_step(model, surrogate.loss_fn, images[idx], labels[idx],
-                                              masks[idx], idx))
+                for idx in batches(len(data), p["batch_size"], generator):
+                    terms.append(self._n_step(model, surrogate.loss_fn,
+                                              data.batch(idx.to(ctx.device)), data))
             means = torch.stack([torch.stack(t) for t in terms]).mean(0).tolist()
             row = {"epoch": epoch + 1, "surrogate_loss": torch.stack(s_losses).mean().item(),
                    "seg_loss": means[0], "zdiv": means[1], "logit_term": means[2],
@@ -184,6 +184,19 @@ class VoxShieldBase(Method):
             if row["surrogate_train_dsc"] >= p["fit_dsc"]:
                 break
         self.fitted_surrogate = surrogate_state(surrogate.updates, row["surrogate_train_dsc"], p)
+
+    def _training_set(self, cases: list[Case], ctx: RunContext) -> WholeVolumes | NativePatches:
+        """Whole volumes on the cube grid; on a native preset, each case at its own grid,
+        batched as one seeded patch of the preset's patch edge per case."""
+        mode = self.params["roi"]
+        if not ctx.preset.native:
+            images, labels = case_tensors(cases, ctx.device)
+            return WholeVolumes(images, labels, roi_mask(labels, mode))
+        images = [torch.from_numpy(c.image).to(ctx.device) for c in cases]
+        labels = [torch.from_numpy(c.label.astype(np.int64))[None].to(ctx.device)
+                  for c in cases]
+        masks = [roi_mask(y[None], mode)[0] for y in labels]
+        return NativePatches(images, labels, masks, ctx.preset.volume_size, ctx.seed)
 
     def _losses(self, surrogate: nn.Module, loss_fn: nn.Module, x: torch.Tensor,
                 y: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -208,10 +221,10 @@ class VoxShieldBase(Method):
             described["surrogate"] = self.fitted_surrogate
         return described
 
-    def _setup(self, images, masks, ctx, generator) -> None:
+    def _setup(self, data, ctx, generator) -> None:
         raise NotImplementedError
 
-    def _n_step(self, surrogate, loss_fn, x, y, mask, idx) -> list[torch.Tensor]:
+    def _n_step(self, surrogate, loss_fn, batch, data) -> list[torch.Tensor]:
         raise NotImplementedError
 
 
@@ -220,6 +233,7 @@ class VoxShield(VoxShieldBase):
     """VoxShield, authors' reading: a 3D UNet generator of ROI-masked, tanh-bounded noise."""
 
     summary = "VoxShield (generator): min DiceCE - z-spectrum and logit disruption"
+    supports_native = True
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:
@@ -228,7 +242,7 @@ class VoxShield(VoxShieldBase):
                 "generator_lr": 1e-4 if preset.name == "paper" else 1e-3,
                 "generator_weight_decay": 1e-5}
 
-    def _setup(self, images, masks, ctx, generator) -> None:
+    def _setup(self, data, ctx, generator) -> None:
         p = self.params
         torch.manual_seed(ctx.seed)
         self.generator = to_memory_format(
@@ -236,7 +250,7 @@ class VoxShield(VoxShieldBase):
                  act="LEAKYRELU"), ctx.device, p["channels_last"])
         self.g_optimiser = torch.optim.Adam(self.generator.parameters(), lr=p["generator_lr"],
                                             weight_decay=p["generator_weight_decay"])
-        self.stored = torch.zeros_like(images)
+        self.stored = data.zeros()
 
     def _generate(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``tanh(G(x)) * eps * M``. The spec's (and the reference's) clamp to ``[-eps, eps]``
@@ -246,22 +260,32 @@ class VoxShield(VoxShieldBase):
             raw = self.generator(x)
         return torch.tanh(raw.float()) * (self.epsilon * mask)
 
-    def _n_step(self, surrogate, loss_fn, x, y, mask, idx) -> list[torch.Tensor]:
+    def _n_step(self, surrogate, loss_fn, batch, data) -> list[torch.Tensor]:
         self.generator.train()
         self.g_optimiser.zero_grad(set_to_none=True)
-        loss, logged = self._losses(surrogate, loss_fn, x, y, self._generate(x, mask))
+        loss, logged = self._losses(surrogate, loss_fn, batch.x, batch.y,
+                                    self._generate(batch.x, batch.mask))
         loss.backward()
         self.g_optimiser.step()
         with torch.no_grad():
-            self.stored[idx] = self._generate(x, mask)
+            data.write(self.stored, batch, self._generate(batch.x, batch.mask))
         return logged
 
     @torch.no_grad()
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:
+        """G's delta for ``case``: on the whole volume (cube grid), or on a native preset by
+        sliding-window application of G over the case's own grid, window by window as G was
+        trained on patches."""
         self.generator.eval()
         x, y = case_tensors([case], ctx.device)
-        delta = self._generate(x, roi_mask(y, self.params["roi"]))
-        return delta[0].float().cpu().numpy()
+        mask = roi_mask(y, self.params["roi"])
+        if not ctx.preset.native:
+            return self._generate(x, mask)[0].float().cpu().numpy()
+        size, shape = ctx.preset.volume_size, x.shape[2:]
+        with autocast(x.device, self.params["amp"]):
+            raw = sliding_apply(self.generator, pad_to(x, size), size)
+        raw = raw[(..., *(slice(0, n) for n in shape))]
+        return (torch.tanh(raw.float()) * (self.epsilon * mask))[0].cpu().numpy()
 
 
 @register_method("voxshield-pgd")
@@ -277,21 +301,21 @@ class VoxShieldPGD(VoxShieldBase):
                 "pgd_steps": 1 if paper else 3,
                 "step_fraction": 0.1 if paper else 0.25}
 
-    def _setup(self, images, masks, ctx, generator) -> None:
-        start = torch.rand(images.shape, generator=generator).to(images.device)
-        self.stored = (start * 2 - 1) * self.epsilon * masks
+    def _setup(self, data, ctx, generator) -> None:
+        start = torch.rand(data.images.shape, generator=generator).to(data.images.device)
+        self.stored = (start * 2 - 1) * self.epsilon * data.masks
 
-    def _n_step(self, surrogate, loss_fn, x, y, mask, idx) -> list[torch.Tensor]:
+    def _n_step(self, surrogate, loss_fn, batch, data) -> list[torch.Tensor]:
         step = self.params["step_fraction"] * self.epsilon
-        delta = self.stored[idx]
+        delta = data.read(self.stored, batch)
         for _ in range(self.params["pgd_steps"]):
             delta = delta.detach().requires_grad_(True)
-            loss, logged = self._losses(surrogate, loss_fn, x, y, delta)
+            loss, logged = self._losses(surrogate, loss_fn, batch.x, batch.y, delta)
             (gradient,) = torch.autograd.grad(loss, delta)
-            bound = self.epsilon * mask
+            bound = self.epsilon * batch.mask
             delta = torch.maximum(torch.minimum(delta - step * gradient.sign(), bound), -bound)
             delta = delta.detach()
-        self.stored[idx] = delta
+        data.write(self.stored, batch, delta)
         return logged
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:

@@ -277,7 +277,11 @@ def preset_table(names: list[str]) -> str:
         preset = registry.presets.get(name)
         split = "/".join(map(str, preset.split) if preset.split
                          else (f"{f:.0%}" for f in SPLIT_FRACTIONS))
-        rows.append([name, f"{preset.volume_size}^3", f"{preset.n_cases} ({split})",
+        volume = f"{preset.volume_size}^3"
+        if preset.native:
+            grid = f"{preset.target_spacing:g} mm" if preset.target_spacing else "own grid"
+            volume = f"{grid}, {volume} patches x{preset.patches_per_case}"
+        rows.append([name, volume, f"{preset.n_cases} ({split})",
                      preset.epochs, preset.batch_size, f"{preset.lr:g}",
                      preset.surrogate_updates, registry.presets.summaries.get(name, "")])
     table = tabulate(rows, headers=["preset", "volume", "cases (train/val/test)", "epochs",

@@ -29,9 +29,19 @@ class Case:
         return self.label > 0
 
 
+GRIDS = ("cube", "native")  # how cases reach the network (``Preset.grid``)
+
+
 @dataclass(frozen=True)
 class Preset:
-    """Sizes and schedules for one compute budget (``quick`` on 2 CPU cores, ``paper`` on GPUs)."""
+    """Sizes and schedules for one compute budget (``quick`` on 2 CPU cores, ``paper`` on GPUs).
+
+    ``grid`` says how cases reach the network. ``"cube"`` (the paper's whole-volume protocol):
+    every case resized to ``volume_size``^3, victims train on whole volumes. ``"native"`` (the
+    field's way): cases keep their own grid (resampled to ``target_spacing`` mm isotropic when
+    it is set, as nnU-Net does), victims train on random ``volume_size``^3 patches and are
+    evaluated by sliding-window inference over whole volumes; ``volume_size`` is then the patch
+    edge and ``patches_per_case`` the patches drawn from each case per epoch."""
 
     name: str
     volume_size: int
@@ -45,11 +55,30 @@ class Preset:
     # the shared surrogate fit rule's cap (uebench.kit.surrogates.FIT_RULE): the surrogate
     # updates a surrogate-based method may take before its surrogate reaches fit_dsc
     surrogate_updates: int = 1000
+    grid: str = "cube"  # "cube" | "native"
+    target_spacing: float | None = None  # native only: resample to this isotropic spacing (mm)
+    patches_per_case: int = 1  # native only
 
     def __post_init__(self) -> None:
         if self.split is not None and sum(self.split) != self.n_cases:
             raise ValueError(f"preset {self.name!r}: split {self.split} does not add up to "
                              f"n_cases={self.n_cases}")
+        if self.grid not in GRIDS:
+            raise ValueError(f"preset {self.name!r}: grid must be one of {', '.join(GRIDS)}; "
+                             f"got {self.grid!r}")
+        if self.grid == "cube" and (self.target_spacing is not None
+                                    or self.patches_per_case != 1):
+            raise ValueError(f"preset {self.name!r}: target_spacing and patches_per_case "
+                             "apply to the native grid only")
+        if self.target_spacing is not None and self.target_spacing <= 0:
+            raise ValueError(f"preset {self.name!r}: target_spacing must be > 0 mm")
+        if self.patches_per_case < 1:
+            raise ValueError(f"preset {self.name!r}: patches_per_case must be >= 1")
+
+    @property
+    def native(self) -> bool:
+        """Whether cases keep their own grid (patch training, sliding-window inference)."""
+        return self.grid == "native"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -86,6 +115,9 @@ class Method:
     norm: ClassVar[str] = "linf"
     summary: ClassVar[str] = ""
     deviations: ClassVar[str] = ""
+    # whether the method protects cases at their own grid (a native preset): per-case noise,
+    # or a fit on patches; one that cannot is refused under a native preset, never resized
+    supports_native: ClassVar[bool] = False
 
     def __init__(self, epsilon: float, preset: Preset, **overrides: Any) -> None:
         defaults = self.default_params(preset)
@@ -149,8 +181,12 @@ class Dataset:
     class_names: tuple[str, ...] = ()
     modalities: tuple[str, ...] = ()
     regions: dict[str, tuple[int, ...]] = {}
+    # whether ``build`` can yield cases at their own grid (a native preset)
+    supports_native: ClassVar[bool] = False
 
     def build(self, preset: Preset, seed: int) -> list[Case]:
+        """The cohort under ``preset``: cubes of ``preset.volume_size``, or, under a native
+        preset (``supports_native``), each case at its own grid."""
         raise NotImplementedError
 
     def label(self) -> str:

@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 import nibabel as nib
 import numpy as np
 import torch
-from monai.transforms import LoadImage, Orientation, Resize
+from monai.data import MetaTensor
+from monai.transforms import LoadImage, Orientation, Resize, Spacing
 
 from uebench.contracts.core import Case, Dataset, Preset
 from uebench.runner.progress import progress
@@ -195,6 +196,28 @@ def to_cube(image: torch.Tensor, label: torch.Tensor, size: int,
     )
 
 
+def to_native(image: torch.Tensor, label: torch.Tensor,
+              normalise: Callable[[torch.Tensor], Any], lookup: np.ndarray,
+              target_spacing: float | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """As :func:`to_cube`, but the case keeps its own grid: reoriented to RAS, normalised and,
+    when ``target_spacing`` is set, resampled to that isotropic spacing in mm (MONAI
+    ``Spacing``: image trilinear, label nearest), as nnU-Net's preprocessing does."""
+    reorient = Orientation("RAS", labels=RAS_LABELS)
+    image, label = reorient(image), reorient(label)
+    image = MetaTensor(torch.as_tensor(normalise(image.float())), affine=image.affine)
+    if target_spacing is not None:
+        pixdim = (float(target_spacing),) * 3
+        image = Spacing(pixdim, mode="bilinear")(image)
+        label = Spacing(pixdim, mode="nearest")(label.float())
+    spacing = nib.affines.voxel_sizes(image.affine.numpy())[::-1]
+    return (
+        np.ascontiguousarray(image.numpy().transpose(0, 3, 2, 1), dtype=np.float32),
+        lookup[np.rint(label.numpy()[0]).astype(np.int64).transpose(2, 1, 0)],
+        tuple(float(s) for s in spacing),
+    )
+
+
 @dataclass
 class CaseFiles:
     """One case of a folder: its image file(s) (per-channel 3D files, or one 4D file) and its
@@ -241,6 +264,7 @@ class NiftiFolder(Dataset):
     """
 
     layout: ClassVar[str] = ""
+    supports_native = True  # every layout can be read on its own grid (``load_native``)
 
     def __init__(self, path: str) -> None:
         self.root = Path(path).expanduser().resolve()
@@ -291,11 +315,15 @@ class NiftiFolder(Dataset):
         return folder_identity(self, [p for e in self.entries for p in (*e.images, e.label)])
 
     def build(self, preset: Preset, seed: int) -> list[Case]:
-        return [self.load_case(entry, preset.volume_size)
-                for entry in progress(self.entries, f"{self.name}: reading {self.root.name}")]
+        """Every complete case, resized to the preset's cube or, under a native preset, on its
+        own grid (resampled to ``preset.target_spacing`` when set)."""
+        entries = progress(self.entries, f"{self.name}: reading {self.root.name}")
+        if preset.native:
+            return [self.load_native(entry, preset.target_spacing) for entry in entries]
+        return [self.load_case(entry, preset.volume_size) for entry in entries]
 
-    def load_case(self, entry: CaseFiles, size: int) -> Case:
-        """Read, check, normalise and resize one case."""
+    def _read_checked(self, entry: CaseFiles) -> tuple[torch.Tensor, torch.Tensor]:
+        """The case's image and label as read, every check passed."""
         assert entry.label is not None  # a listing without problems has every label
         _same_grid(entry.images, self.root)
         image = read_channels(entry.images, self.root)
@@ -305,8 +333,20 @@ class NiftiFolder(Dataset):
                               f"{self.listing.declared_in} declares {len(self.modalities)}")
         check_pair(image, label, entry.images[0], entry.label, self.listing.label_values,
                    self.listing.declared_in, check_affine=True)
+        return image, label
+
+    def load_case(self, entry: CaseFiles, size: int) -> Case:
+        """Read, check, normalise and resize one case to ``size``^3."""
+        image, label = self._read_checked(entry)
         image, label, spacing = to_cube(image, label, size,
                                         lambda x: self.normalise(x, entry), self.lookup)
+        return Case(entry.id, image, label, spacing)
+
+    def load_native(self, entry: CaseFiles, target_spacing: float | None = None) -> Case:
+        """Read, check and normalise one case on its own grid (see :func:`to_native`)."""
+        image, label = self._read_checked(entry)
+        image, label, spacing = to_native(image, label, lambda x: self.normalise(x, entry),
+                                          self.lookup, target_spacing)
         return Case(entry.id, image, label, spacing)
 
 

@@ -1,5 +1,6 @@
 """The built-in presets (compute budgets): ``quick`` (2 CPU cores), ``canary`` (CI's regression
-canary) and ``paper`` (the reference, for GPUs). A plugin adds its own with
+canary), ``native`` and ``native-1mm`` (cases at their own grid, patch training, sliding-window
+inference) and ``paper`` (the reference, for GPUs). A plugin adds its own with
 ``uebench.contracts.registry.register_preset`` or the ``uebench.presets`` entry-point group."""
 
 from __future__ import annotations
@@ -28,6 +29,22 @@ registry.register_preset(Preset(
     name="canary", volume_size=32, n_cases=24, epochs=40, batch_size=2, lr=6e-3,
     victim_scale="small", split=(10, 2, 12), surrogate_updates=1000,
 ), summary="CI's regression canary (make canary), one torch thread, bit-for-bit per CPU model")
+# The native grid (the field's way to train): brats-mni on its MNI grid at 2 mm (95 x 117 x
+# 99), or a local folder on its own grid; victims train on random 64^3 patches (two per case
+# per epoch, half centred on the tumour) and are evaluated by sliding-window inference over
+# whole clean test volumes. Sized like quick (14/3/16 cases, 64^3 networks) for 2 CPU cores.
+registry.register_preset(Preset(
+    name="native", volume_size=64, n_cases=33, epochs=10, batch_size=2, lr=2e-3,
+    victim_scale="small", split=(14, 3, 16), surrogate_updates=1000, grid="native",
+    patches_per_case=2,
+), summary="native grid (2 mm brats-mni, a folder as stored), 64^3 patches, sliding window")
+# The same at 1 mm (brats-mni's 189 x 233 x 197 grid; a folder resampled to 1 mm), BraTS's
+# own resolution: memory and inference cost at BraTS size.
+registry.register_preset(Preset(
+    name="native-1mm", volume_size=64, n_cases=33, epochs=10, batch_size=2, lr=2e-3,
+    victim_scale="small", split=(14, 3, 16), surrogate_updates=1000, grid="native",
+    target_spacing=1.0, patches_per_case=2,
+), summary="native grid at 1 mm (BraTS's resolution), 64^3 patches, sliding window")
 # The reference code's settings: whole volumes at 160^3, 100 epochs, batch 8, Adam 5e-4.
 registry.register_preset(Preset(
     name="paper", volume_size=160, n_cases=100, epochs=100, batch_size=8, lr=5e-4,

@@ -24,7 +24,7 @@ from uebench.contracts.budget import Budget, L0Budget, LinfBudget
 from uebench.runner.store import read_json
 
 if TYPE_CHECKING:  # hints only: reading records needs neither torch nor the datasets
-    from uebench.contracts.core import Dataset
+    from uebench.contracts.core import Dataset, Preset
     from uebench.runner.data import Split
 
 SCHEMA_VERSION = 1
@@ -104,7 +104,11 @@ class DatasetInfo(TypedDict, total=False):
     class_names: list[str]
     regions: dict[str, list[int]]
     split: dict[str, int]
-    volume_size: int
+    volume_size: int  # the cube's edge, or the native grid's patch edge
+    grid: str  # "native" only (absent: the cube)
+    shape_min: list[int]
+    shape_max: list[int]
+    spacings: list[list[float]]
 
 
 class Record(TypedDict, total=False):
@@ -398,15 +402,24 @@ def label_dataset(spec: str, dataset: Dataset, data_fp: str) -> str:
 
 
 def dataset_info(spec: str, dataset: Dataset, data_fp: str, split: Split,
-                 volume_size: int) -> DatasetInfo:
-    """The record's dataset section for ``dataset`` (a ``Dataset``) made from ``spec``."""
-    return {"name": dataset.name, "spec": spec, "fingerprint": data_fp,
-            "label": label_dataset(spec, dataset, data_fp),
-            "class_names": list(dataset.class_names),
-            "regions": {k: list(v) for k, v in dataset.regions.items()},
-            "split": {"train": len(split.train), "val": len(split.val),
-                      "test": len(split.test)},
-            "volume_size": volume_size}
+                 preset: Preset) -> DatasetInfo:
+    """The record's dataset section for ``dataset`` (a ``Dataset``) made from ``spec`` under
+    ``preset``: on the native grid also the grid and the cases' shapes (smallest and largest
+    per axis) and spacings."""
+    info: DatasetInfo = {
+        "name": dataset.name, "spec": spec, "fingerprint": data_fp,
+        "label": label_dataset(spec, dataset, data_fp),
+        "class_names": list(dataset.class_names),
+        "regions": {k: list(v) for k, v in dataset.regions.items()},
+        "split": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        "volume_size": preset.volume_size}
+    if preset.native:
+        cases = [*split.train, *split.val, *split.test]
+        axes = list(zip(*(c.label.shape for c in cases)))
+        info.update(grid="native", shape_min=[int(min(a)) for a in axes],
+                    shape_max=[int(max(a)) for a in axes],
+                    spacings=[list(s) for s in sorted({tuple(c.spacing) for c in cases})])
+    return info
 
 
 def _drop(clean: Evaluation, protected: Evaluation) -> dict[str, float | None]:

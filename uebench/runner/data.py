@@ -29,7 +29,13 @@ def resolve_dataset(spec: str) -> Dataset:
 
 
 def fingerprint(dataset: Dataset, preset: Preset) -> str:
-    """Identifies the cases a dataset yields under a preset: part of every cache key."""
+    """Identifies the cases a dataset yields under a preset: part of every cache key. The
+    native grid names itself (and its target spacing) instead of the cube's edge; a cube
+    preset's fingerprint is what it always was."""
+    if preset.native:
+        return stable_hash({"dataset": dataset.identity(), "grid": "native",
+                            "spacing": preset.target_spacing, "n": preset.n_cases,
+                            "seed": DATA_SEED})
     return stable_hash(
         {"dataset": dataset.identity(), "size": preset.volume_size, "n": preset.n_cases,
          "seed": DATA_SEED}

@@ -74,8 +74,22 @@ def resolve(spec: RunSpec) -> Resolved:
     defense = DefenseChain(spec.defense)  # "a+b": data defenses, then training-time ones
     dataset = resolve_dataset(spec.dataset)
     victim.check_size(preset.volume_size)
+    if preset.native:
+        _check_native(spec, dataset, method_cls)
     method = method_cls(spec.epsilon, preset, **spec.method_params)  # checked by Method
     return Resolved(dataset, preset, method, victim, defense)
+
+
+def _check_native(spec: RunSpec, dataset: Dataset, method_cls: type[Method]) -> None:
+    """A native preset needs a dataset that yields cases at their own grid and a method that
+    protects them there; either refusing is a clear error, never a silent resize."""
+    if not dataset.supports_native:
+        raise ValueError(f"dataset {spec.dataset!r} has no native grid; preset "
+                         f"{spec.preset!r} needs one (use a cube preset)")
+    if not method_cls.supports_native:
+        raise ValueError(f"method {spec.method!r} cannot protect cases at their own grid "
+                         f"(preset {spec.preset!r} is native); use a cube preset such as "
+                         "quick, or a method that can (`uebench list methods`)")
 
 
 @dataclass
@@ -145,8 +159,7 @@ class Pipeline:
                 **defense_origins(spec.defense)}),
             protection.get("method", {**r.method.describe(), "budget": budget.describe()}),
             r.method.role,
-            records.dataset_info(spec.dataset, r.dataset, data_fp, split,
-                                 r.preset.volume_size),
+            records.dataset_info(spec.dataset, r.dataset, data_fp, split, r.preset),
             r.preset.to_dict(), protection, clean, protected, time.perf_counter() - started)
         path = self.out / "records" / f"{record['run_id']}.json"
         write_json(path, record)
@@ -226,7 +239,9 @@ class Pipeline:
         hook = r.defense.hook if training_set["defense"] is not None else None
         if hook is not None:  # the training-time defenses, seeded by the run
             r.defense.start(spec.seed)
-        training = train_segmenter(model, np.stack(images), np.stack(labels), r.preset,
+        if not r.preset.native:  # whole volumes of one shape
+            images, labels = np.stack(images), np.stack(labels)
+        training = train_segmenter(model, images, labels, r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
                                    progress=self.progress, batch_loss=hook)
         evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device)

@@ -1,16 +1,23 @@
-"""Seeded training of a segmentation network on whole volumes (victims and surrogates)."""
+"""Seeded training of a segmentation network (victims): on whole volumes (the cube grid) or on
+random patches of cases at their own grid (the native grid)."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from monai.losses import DiceCELoss
-from monai.transforms import Compose, RandScaleIntensity, RandShiftIntensity
+from monai.transforms import (
+    Compose,
+    RandCropByPosNegLabeld,
+    RandScaleIntensity,
+    RandShiftIntensity,
+    SpatialPadd,
+)
 from monai.utils import convert_to_tensor
 from torch import nn
 from tqdm.auto import tqdm
@@ -53,10 +60,53 @@ def intensity_augmentation(seed: int) -> Compose:
     return augment
 
 
+def patch_sampler(preset: Preset, seed: int) -> Compose:
+    """The native grid's training patches: a case padded to the patch edge where it is smaller,
+    then ``preset.patches_per_case`` random ``volume_size``^3 patches, each centred on a
+    foreground or a background voxel with equal probability (MONAI
+    ``RandCropByPosNegLabeld``, pos 1 / neg 1, as nnU-Net oversamples foreground)."""
+    size = (preset.volume_size,) * 3
+    sampler = Compose([
+        SpatialPadd(keys=("image", "label"), spatial_size=size),
+        RandCropByPosNegLabeld(keys=("image", "label"), label_key="label", spatial_size=size,
+                               pos=1, neg=1, num_samples=preset.patches_per_case),
+    ])
+    sampler.set_random_state(seed=seed % 2**32)
+    return sampler
+
+
+def _cube_batches(images: np.ndarray, labels: np.ndarray, preset: Preset,
+                  order_rng: np.random.Generator) -> Iterator[tuple[list[torch.Tensor],
+                                                               torch.Tensor]]:
+    """One epoch over whole volumes: ``(images, labels)`` per batch, in a seeded order."""
+    x_all = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    y_all = torch.from_numpy(np.ascontiguousarray(labels)).long().unsqueeze(1)
+    order = order_rng.permutation(len(x_all))
+    for first in range(0, len(order), preset.batch_size):
+        batch = order[first : first + preset.batch_size]
+        yield [x_all[i] for i in batch], y_all[batch]
+
+
+def _patch_batches(images: list[np.ndarray], labels: list[np.ndarray], preset: Preset,
+                   order_rng: np.random.Generator, sampler: Compose
+                   ) -> Iterator[tuple[list[torch.Tensor], torch.Tensor]]:
+    """One epoch over the native grid: ``patches_per_case`` patches of every case (cases in a
+    seeded order), in batches of ``preset.batch_size`` patches."""
+    patches = []
+    for i in order_rng.permutation(len(images)):
+        case = {"image": torch.from_numpy(np.ascontiguousarray(images[i], dtype=np.float32)),
+                "label": torch.from_numpy(labels[i][None].astype(np.int64))}
+        patches += sampler(case)
+    for first in range(0, len(patches), preset.batch_size):
+        batch = patches[first : first + preset.batch_size]
+        yield ([convert_to_tensor(p["image"], track_meta=False) for p in batch],
+               torch.stack([convert_to_tensor(p["label"], track_meta=False) for p in batch]))
+
+
 def train_segmenter(
     model: nn.Module,
-    images: np.ndarray,
-    labels: np.ndarray,
+    images: np.ndarray | list[np.ndarray],
+    labels: np.ndarray | list[np.ndarray],
     preset: Preset,
     seed: int,
     device: torch.device,
@@ -64,8 +114,10 @@ def train_segmenter(
     progress: bool = True,
     batch_loss: BatchLossHook | None = None,
 ) -> dict[str, Any]:
-    """Train ``model`` on ``images [N, C, D, H, W]`` / ``labels [N, D, H, W]`` with DiceCE and
-    Adam for ``preset.epochs``; returns losses and seconds per epoch.
+    """Train ``model`` with DiceCE and Adam for ``preset.epochs``; returns losses and seconds
+    per epoch. On the cube grid ``images [N, C, D, H, W]`` / ``labels [N, D, H, W]`` are whole
+    volumes; on the native grid (``preset.native``) they are lists of cases of any shape, and
+    each epoch trains on ``patch_sampler``'s patches of every case.
 
     ``batch_loss`` (a training-time defense, ``Defense.batch_loss``): each step minimises
     ``batch_loss(model, x, y, loss_fn)`` instead of ``loss_fn(model, x, y)``, the DiceCE of
@@ -77,18 +129,17 @@ def train_segmenter(
     optimiser = torch.optim.Adam(model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay)
     augment = intensity_augmentation(seed)
     order_rng = np.random.default_rng(seed)
-    x_all = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-    y_all = torch.from_numpy(np.ascontiguousarray(labels)).long().unsqueeze(1)
-    losses, epoch_seconds = [], []
+    sampler = patch_sampler(preset, seed) if preset.native else None
+    losses, epoch_seconds, voxels = [], [], 0
     bar = tqdm(range(preset.epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
-        start, total = time.perf_counter(), 0.0
-        order = order_rng.permutation(len(x_all))
-        for first in range(0, len(order), preset.batch_size):
-            batch = order[first : first + preset.batch_size]
-            x = torch.stack([convert_to_tensor(augment(x_all[i]), track_meta=False)
-                             for i in batch]).to(device)
-            y = y_all[batch].to(device)
+        start, total, seen, voxels = time.perf_counter(), 0.0, 0, 0
+        epoch = (_patch_batches(images, labels, preset, order_rng, sampler) if sampler
+                 else _cube_batches(images, labels, preset, order_rng))
+        for volumes, y in epoch:
+            x = torch.stack([convert_to_tensor(augment(v), track_meta=False)
+                             for v in volumes]).to(device)
+            y = y.to(device)
             optimiser.zero_grad(set_to_none=True)
             if batch_loss is None:
                 loss = loss_fn(model(x), y)
@@ -96,9 +147,11 @@ def train_segmenter(
                 loss = batch_loss(model, x, y, lambda m, xb, yb: loss_fn(m(xb), yb))
             loss.backward()
             optimiser.step()
-            total += loss.item() * len(batch)
-        losses.append(total / len(order))
+            total += loss.item() * len(x)
+            seen += len(x)
+            voxels += x[0, 0].numel() * len(x)
+        losses.append(total / seen)
         epoch_seconds.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
     return {"losses": losses, "seconds_per_epoch": float(np.mean(epoch_seconds)),
-            "voxels_per_second": float(images[0, 0].size * len(images) / np.mean(epoch_seconds))}
+            "voxels_per_second": float(voxels / np.mean(epoch_seconds))}
