@@ -45,14 +45,29 @@ class Preset:
     # the shared surrogate fit rule's cap (uebench.kit.surrogates.FIT_RULE): the surrogate
     # updates a surrogate-based method may take before its surrogate reaches fit_dsc
     surrogate_updates: int = 1000
+    # the seeded split's pool (with ``split``): the first split_pool cases are shuffled and cut
+    # into val, test and the first training cases as a preset of that many cases would cut
+    # them; the cases after the pool join the training split. None: one pool of all cases.
+    # It grows the training split while keeping val and test (the scale study's case axis).
+    split_pool: int | None = None
 
     def __post_init__(self) -> None:
         if self.split is not None and sum(self.split) != self.n_cases:
             raise ValueError(f"preset {self.name!r}: split {self.split} does not add up to "
                              f"n_cases={self.n_cases}")
+        if self.split_pool is not None and (
+                self.split is None or not sum(self.split[1:]) <= self.split_pool <= self.n_cases):
+            raise ValueError(f"preset {self.name!r}: split_pool {self.split_pool} needs a split "
+                             f"whose val and test fit in the pool, and at most "
+                             f"n_cases={self.n_cases}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The preset's values (part of every cache key and record); ``split_pool`` only when
+        set, so presets without it keep the keys and records they had before the field."""
+        values = dict(self.__dict__)
+        if values["split_pool"] is None:
+            del values["split_pool"]
+        return values
 
 
 @dataclass
