@@ -16,6 +16,7 @@ RUN = ["run", "--victim", "unet", "--dataset", "spheres", "--preset", "tiny", "-
 SWEEP = ["sweep", "--method", "clean", "--victim", "unet", "--dataset", "spheres", "--preset",
          "tiny", "--out", "{out}"]
 PROTECT = ["protect", "--method", "random", "--preset", "tiny"]
+ARCHIVED = Path(__file__).resolve().parent.parent / "leaderboards/archive/protocol-2/cpu/records"
 
 # (kind, arguments, a word the one-line message must contain); {name} is a folder of the test's
 # workspace (see ``Workspace``).
@@ -29,6 +30,7 @@ CASES = [
     ("unknown preset", [*RUN, "--method", "clean", "--preset", "quik"], "quick"),
     ("unknown method in a sweep", [*SWEEP, "--method", "randon"], "random"),
     ("unknown preset in a sweep", [*SWEEP, "--preset", "papr"], "paper"),
+    ("unknown axis in a sweep", [*SWEEP, "--axis", "epoch"], "epochs"),
     ("unknown method to protect", [*PROTECT, "--method", "opz", "--data", "{msd}", "--out",
                                    "{out}"], "ops"),
     # budgets
@@ -85,6 +87,12 @@ CASES = [
     ("report from a missing folder", ["report", "{missing}", "--out", "{out}"], "missing"),
     ("report from an empty folder", ["report", "{empty}", "--out", "{out}"], "no run records"),
     ("report from a corrupt record", ["report", "{corrupt}", "--out", "{out}"], "JSON"),
+    ("scaling from a missing folder", ["scaling", "{missing}", "--out", "{out}"], "missing"),
+    ("scaling from an empty folder", ["scaling", "{empty}", "--out", "{out}"],
+     "no run records"),
+    ("scaling from a corrupt record", ["scaling", "{corrupt}", "--out", "{out}"], "JSON"),
+    ("scaling without scale-study records", ["scaling", str(ARCHIVED), "--out", "{out}"],
+     "no scale-study records"),
     ("compare a missing folder", ["compare", "{missing}", "{corrupt}"], "missing"),
     ("compare an empty folder", ["compare", "{empty}", "{corrupt}"], "no run records"),
     ("compare a corrupt record", ["compare", "{corrupt}", "{corrupt}"], "JSON"),
@@ -193,7 +201,7 @@ def test_the_campaign_covers_at_least_20_kinds_of_every_area():
     assert len(CASES) >= 20
     commands = {args[0] for _, args, _ in CASES}
     assert commands == {"run", "sweep", "protect", "dataset", "export-decathlon",
-                        "leaderboard", "report", "compare"}
+                        "leaderboard", "scaling", "report", "compare"}
 
 
 def test_dataset_check_names_each_problem_of_a_broken_folder_on_one_line(tmp_path):

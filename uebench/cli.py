@@ -1,5 +1,5 @@
-"""The ``uebench`` command line: run, sweep, list, leaderboard, report, export-decathlon,
-dataset check, protect and compare."""
+"""The ``uebench`` command line: run, sweep, list, leaderboard, scaling, report,
+export-decathlon, dataset check, protect and compare."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from uebench.contracts.params import (
     type_name,
 )
 from uebench.contracts.presets import get_preset
+from uebench.contracts.scaling import AXES, axis_presets
 
 KINDS = {"methods": registry.methods, "victims": registry.victims,
          "datasets": registry.datasets, "defenses": registry.defenses,
@@ -159,8 +160,12 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
               metavar="NAME[:KEY=VALUE,...][+...]",
               help="Defense, repeatable: each value is one more column of the grid; '+' "
                    "combines defenses within one value (zlowpass+affine:prob=1.0).")
-@click.option("--preset", default="quick", show_default=True,
-              help="A registered preset (`uebench list presets`).")
+@click.option("--preset", "presets", multiple=True,
+              help="A registered preset (`uebench list presets`), repeatable: the grid runs "
+                   "at each  [default: quick, unless --axis is given]")
+@click.option("--axis", "axes", multiple=True, type=click.Choice(list(AXES)),
+              help="A scale-study axis, repeatable: adds the presets of its points, in order "
+                   "(canary, on every axis, once; see `uebench scaling`).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Folder for records (out/records) and the stage cache.")
@@ -190,11 +195,12 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
               help="Slurm: submitit parameter, repeatable (slurm_partition=gpu, "
                    "timeout_min=600, mem_gb=32).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, out, workers,
-          threads, executor, address, gpus_per_task, slurm_folder, slurm_cluster, slurm_params,
-          quiet):
-    """Run the grid METHODS x VICTIMS x EPSILONS x SEEDS, skipping runs already recorded in
-    OUT; then render it with `uebench leaderboard --add OUT/records`."""
+def sweep(methods, victims, epsilons, seeds, dataset, defenses, presets, axes, device, out,
+          workers, threads, executor, address, gpus_per_task, slurm_folder, slurm_cluster,
+          slurm_params, quiet):
+    """Run the grid METHODS x VICTIMS x EPSILONS x SEEDS at each preset (--preset, then the
+    points of each --axis), skipping runs already recorded in OUT; then render it with
+    `uebench leaderboard --add OUT/records` (or, for --axis, `uebench scaling OUT/records`)."""
     import torch
 
     from uebench.grid.executors import ExecutorError, execute_ray, execute_slurm
@@ -209,8 +215,10 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
     if (slurm_folder or slurm_params) and executor != "slurm":
         raise click.UsageError("--slurm-folder and --slurm-param are for --executor slurm")
     try:
-        specs = plan(methods or registry.methods.names(), victims, epsilons, seeds, dataset,
-                     preset, defenses)
+        presets = sweep_presets(presets, axes)
+        specs = [spec for preset in presets
+                 for spec in plan(methods or registry.methods.names(), victims, epsilons,
+                                  seeds, dataset, preset, defenses)]
         for spec in specs:
             resolve(spec)
         if executor == "local":
@@ -222,6 +230,7 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
         raise click.UsageError(str(error)) from None
     todo = pending(specs, out)
     click.echo(f"{len(specs)} runs in the grid, {len(specs) - len(todo)} already recorded"
+               + (f"; presets {', '.join(presets)}" if len(presets) > 1 else "")
                + (f"; {workers} worker processes" if executor == "local" and (workers or 1) > 1
                   else "") + (f"; executor {executor}" if executor != "local" else ""))
     landed = []
@@ -231,7 +240,8 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
         spec = outcome.spec
         label = (f"[{len(landed)}/{len(todo)}] {spec.method} vs {spec.victim}, "
                  f"eps {spec.epsilon:.5f}, seed {spec.seed}"
-                 + (f", defense {spec.defense}" if spec.defense != "none" else ""))
+                 + (f", defense {spec.defense}" if spec.defense != "none" else "")
+                 + (f", preset {spec.preset}" if len(presets) > 1 else ""))
         if outcome.error:
             click.echo(f"{label}: FAILED: {outcome.error}", err=True)
             return
@@ -259,6 +269,14 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, preset, device, 
                          + "\n".join(f"{o.spec.run_id()}: {o.error}" for o in failed))
 
 
+def sweep_presets(presets: tuple[str, ...], axes: tuple[str, ...]) -> list[str]:
+    """The presets a sweep runs at: ``presets``, then the points of each of ``axes``, each
+    once; ``quick`` when neither is given."""
+    if not presets and not axes:
+        return ["quick"]
+    return list(dict.fromkeys([*presets, *axis_presets(axes)]))
+
+
 def defense_parameters(cls: type) -> str | None:
     """The line under a defense in ``uebench list``: its parameters, types and defaults, as
     a spec sets them (``gaussian:sigma=1.5``); None for a defense without any."""
@@ -277,6 +295,8 @@ def preset_table(names: list[str]) -> str:
         preset = registry.presets.get(name)
         split = "/".join(map(str, preset.split) if preset.split
                          else (f"{f:.0%}" for f in SPLIT_FRACTIONS))
+        if preset.split_pool is not None:
+            split += f", val/test of the first {preset.split_pool}"
         volume = f"{preset.volume_size}^3"
         if preset.native:
             grid = f"{preset.target_spacing:g} mm" if preset.target_spacing else "own grid"
@@ -368,6 +388,39 @@ def leaderboard(records, add_from, out, allow_dirty, new_dataset):
         raise InputError(str(error)) from None
     for path in written:
         click.echo(f"wrote {path}")
+
+
+@main.command("scaling")
+@click.argument("records", type=click.Path(file_okay=False, path_type=Path),
+                default=Path("leaderboards/records"))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("leaderboards"), show_default=True,
+              help="Where scaling.md and scaling.csv are written.")
+@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw the paired difference to random-roi against each axis (PNG).")
+def scaling_command(records, out, figure):
+    """Render the scale study's board (scaling.md, scaling.csv) from the run records in
+    RECORDS (default: leaderboards/records) whose preset is a point of an axis (`uebench
+    list presets`: canary and canary-*): per axis point, method (voxshield, em, random-roi) and
+    budget, the protected-trained DSC, its paired difference to the matched random-roi and
+    the clean-trained reference; --figure PATH draws that difference against each axis."""
+    from uebench.report.figures import palette, scaling_figure
+    from uebench.results.records import SURROGATE_MARK
+    from uebench.results.scaling import render_scaling
+
+    try:
+        written, cells = render_scaling(records, out)
+    except ValueError as error:  # RecordError, ScalingError, mixed protocols / devices
+        raise InputError(str(error)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    if figure is not None:
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        colours = palette(dict(zip(cells["method"], cells["role"])))
+        scaling_figure(cells, colours, figure.parent, figure.name,
+                       "scale study: protected-trained DSC minus the matched random-roi "
+                       f"({SURROGATE_MARK} = a seed's surrogate stopped below fit_dsc)")
+        click.echo(f"wrote {figure}")
 
 
 @main.command("export-decathlon")

@@ -30,6 +30,9 @@ class Case:
 
 
 GRIDS = ("cube", "native")  # how cases reach the network (``Preset.grid``)
+# Preset fields written (to_dict) only when they differ from these defaults
+OPTIONAL_FIELDS = {"split_pool": None, "grid": "cube", "target_spacing": None,
+                   "patches_per_case": 1}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,11 @@ class Preset:
     # the shared surrogate fit rule's cap (uebench.kit.surrogates.FIT_RULE): the surrogate
     # updates a surrogate-based method may take before its surrogate reaches fit_dsc
     surrogate_updates: int = 1000
+    # the seeded split's pool (with ``split``): the first split_pool cases are shuffled and cut
+    # into val, test and the first training cases as a preset of that many cases would cut
+    # them; the cases after the pool join the training split. None: one pool of all cases.
+    # It grows the training split while keeping val and test (the scale study's case axis).
+    split_pool: int | None = None
     grid: str = "cube"  # "cube" | "native"
     target_spacing: float | None = None  # native only: resample to this isotropic spacing (mm)
     patches_per_case: int = 1  # native only
@@ -62,6 +70,11 @@ class Preset:
     def __post_init__(self) -> None:
         if self.split is not None and sum(self.split) != self.n_cases:
             raise ValueError(f"preset {self.name!r}: split {self.split} does not add up to "
+                             f"n_cases={self.n_cases}")
+        if self.split_pool is not None and (
+                self.split is None or not sum(self.split[1:]) <= self.split_pool <= self.n_cases):
+            raise ValueError(f"preset {self.name!r}: split_pool {self.split_pool} needs a split "
+                             f"whose val and test fit in the pool, and at most "
                              f"n_cases={self.n_cases}")
         if self.grid not in GRIDS:
             raise ValueError(f"preset {self.name!r}: grid must be one of {', '.join(GRIDS)}; "
@@ -81,7 +94,11 @@ class Preset:
         return self.grid == "native"
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The preset's values (part of every cache key and record); ``split_pool`` and the
+        native grid's fields only when they differ from their defaults, so presets without
+        them keep the keys and records they had before the fields (no ``grid``: the cube)."""
+        return {name: value for name, value in self.__dict__.items()
+                if name not in OPTIONAL_FIELDS or value != OPTIONAL_FIELDS[name]}
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """The built-in presets (compute budgets): ``quick`` (2 CPU cores), ``canary`` (CI's regression
 canary), ``native`` and ``native-1mm`` (cases at their own grid, patch training, sliding-window
-inference) and ``paper`` (the reference, for GPUs). A plugin adds its own with
+inference), ``paper`` (the reference, for GPUs) and the scale study's points around
+``canary`` (``uebench.contracts.scaling``). A plugin adds its own with
 ``uebench.contracts.registry.register_preset`` or the ``uebench.presets`` entry-point group."""
 
 from __future__ import annotations
 
-from uebench.contracts import registry
+from uebench.contracts import registry, scaling
 from uebench.contracts.core import Preset
 
 # Calibrated on 2 CPU cores so the CLEAN-trained unet and swinunetr reach a good DSC on
@@ -25,7 +26,7 @@ registry.register_preset(Preset(
 # 0.80 / 0.74 / 0.72); spheres at 32^3 stayed below 0.47 after 80 epochs. The fit rule's
 # cap: VoxShield's surrogate reaches train DSC 0.9 after 360-560 updates here (seeds 0-2,
 # clean data), so the reference's 1000 again.
-registry.register_preset(Preset(
+CANARY = registry.register_preset(Preset(
     name="canary", volume_size=32, n_cases=24, epochs=40, batch_size=2, lr=6e-3,
     victim_scale="small", split=(10, 2, 12), surrogate_updates=1000,
 ), summary="CI's regression canary (make canary), one torch thread, bit-for-bit per CPU model")
@@ -50,6 +51,9 @@ registry.register_preset(Preset(
     name="paper", volume_size=160, n_cases=100, epochs=100, batch_size=8, lr=5e-4,
     victim_scale="reference", surrogate_updates=1000,
 ), summary="the reference code's settings, for GPUs")
+# The scale study: one preset per point of each axis, canary with one field moved.
+for preset, summary in scaling.scale_presets(CANARY):
+    registry.register_preset(preset, summary=summary)
 
 
 def get_preset(name: str) -> Preset:

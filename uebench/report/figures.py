@@ -1,8 +1,10 @@
 """The report's figures, drawn with matplotlib's object API on the Agg canvas (no pyplot, no
 global state): (a) protected-trained DSC against the budget, (b) against the ROI PSNR, (c) one
-protected volume, (d) the z spectra of the deltas, (e) protections under defenses.
+protected volume, (d) the z spectra of the deltas, (e) protections under defenses, (f) the
+scale study (``uebench scaling --figure``).
 
-Every number comes from :func:`uebench.results.curves.curve_table` or the read-back volumes
+Every number comes from :func:`uebench.results.curves.curve_table` (for (f) through
+:func:`uebench.results.scaling.scaling_cells`) or the read-back volumes
 (:mod:`uebench.report.readback`); this module only draws. Methods are styled by their role:
 controls grey/black, dashed/dotted, hollow markers; the others in colour.
 """
@@ -19,6 +21,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from uebench.contracts.scaling import AXES, AXIS_TEXT
 from uebench.report.readback import Example, Spectrum
 from uebench.results import records as rec
 from uebench.results.records import CONTROL, CONTROLS, MATCHED_CONTROL, REFERENCE, Record
@@ -330,3 +333,57 @@ def _readable_log_ticks(ax) -> None:
     low, high = ax.get_ylim()
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(plain if high / max(low, 1e-30) < 10 else NullFormatter())
+
+
+def scaling_figure(cells: pd.DataFrame, colours: Palette, out: Path, name: str, title: str
+                   ) -> str:
+    """(f) The scale study: each protection's paired difference to the matched random-roi
+    (protected minus control, DSC) against each axis's value (log2 axis), with its 95 %
+    interval where one exists (3 shared seeds) and the surrogate mark where a seed's surrogate
+    stopped below fit_dsc, one panel per axis and budget, zero = the control, ticks at every
+    point of the axis; from ``uebench.results.scaling.scaling_cells``. A text panel when no
+    protection was measured."""
+    protections = cells[cells["role"] != MATCHED_CONTROL]
+    if protections.empty:
+        return text_panel(out, name, "no protection measured on the scale study's axes yet")
+    axis_names = list(dict.fromkeys(protections["axis"]))
+    budgets = (protections[["budget", "budget_label"]].drop_duplicates()
+               .sort_values("budget")["budget_label"].tolist())
+    figure = _new_figure(4.0 * len(budgets) + 2.6, 3.2 * len(axis_names) + 0.6)
+    grid = figure.subplots(len(axis_names), len(budgets), squeeze=False)
+    series = ["method", *(c for c in ("dataset", "victim", "defense")
+                          if protections[c].nunique() > 1)]
+    for row, axis in enumerate(axis_names):
+        on_axis = protections[protections["axis"] == axis]
+        values = [value for value, _ in AXES[axis]]
+        for col, budget in enumerate(budgets):
+            ax = grid[row, col]
+            ax.axhline(0, color="black", lw=1, ls=":", label="matched random-roi (0)")
+            panel = on_axis[on_axis["budget_label"] == budget]
+            for keys, line in panel.groupby(series, sort=True):
+                ordered = line.sort_values("value")
+                style = colours.styles[keys[0]]
+                ax.errorbar(ordered["value"], ordered["diff_mean"], yerr=_diff_err(ordered),
+                            color=style["color"], marker=style.get("marker", "o"),
+                            linestyle=style["linestyle"], capsize=3, ms=5, lw=1.4,
+                            label=" / ".join(map(str, keys)))
+                for _, point in ordered[ordered["surrogate_short_seeds"] > 0].iterrows():
+                    ax.annotate(rec.SURROGATE_MARK, (point["value"], point["diff_mean"]),
+                                textcoords="offset points", xytext=(5, 4),
+                                color=style["color"])
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(values, [str(v) for v in values])
+            ax.minorticks_off()
+            ax.set_title(f"{axis}, {budget}", fontsize=10)
+            ax.set_xlabel(AXIS_TEXT[axis])
+            ax.set_ylabel("DSC minus random-roi")
+            ax.grid(alpha=0.3)
+    axes = grid.ravel()
+    return _finish(figure, axes, len(axes), title, colours, out, name)
+
+
+def _diff_err(rows: pd.DataFrame) -> np.ndarray:
+    """Error-bar lengths of the paired difference (0 where it has no interval)."""
+    below = (rows["diff_mean"] - rows["diff_lo"]).to_numpy(float)
+    above = (rows["diff_hi"] - rows["diff_mean"]).to_numpy(float)
+    return np.nan_to_num(np.clip(np.stack([below, above]), 0, None))

@@ -74,8 +74,9 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
     """One row per cell: protected DSC (mean, 95 % interval), the clean-trained reference of
     the same victim, relative DSC, the one-sided paired test against the matched control (the
     method whose role is ``matched-control``: random-roi; same dataset, preset, victim,
-    defense and budget), the mean ROI PSNR and the seeds whose surrogate stopped below fit_dsc
-    (``records.surrogate_short``)."""
+    defense and budget) and the paired difference to it with its interval (``diff_*``:
+    protected minus control, ``stats.paired_difference``), the mean ROI PSNR and the seeds
+    whose surrogate stopped below fit_dsc (``records.surrogate_short``)."""
     found = _cells(records)
     cells, psnr = found.scores, found.psnr
     references = {key: stats.interval(list(seeds.values()))
@@ -86,8 +87,10 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
         mean, low, high = stats.interval(list(seeds.values()))
         clean_mean, clean_low, clean_high = references[key[:3]]
         control = _control_of(found, key)
-        p_value = (stats.paired_below(seeds, cells[control])
-                   if control is not None and key not in found.controls else math.nan)
+        compared = control is not None and key not in found.controls
+        p_value = stats.paired_below(seeds, cells[control]) if compared else math.nan
+        diff_mean, diff_low, diff_high = (stats.paired_difference(seeds, cells[control])
+                                          if compared else (math.nan,) * 3)
         rows.append({
             "dataset": dataset, "preset": preset, "victim": victim, "defense": defense,
             "method": method, "role": found.roles[method], "budget": budget,
@@ -96,6 +99,7 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
             "clean_mean": clean_mean, "clean_lo": clean_low, "clean_hi": clean_high,
             "relative": mean / clean_mean if clean_mean else math.nan,
             "p_below_control": p_value,
+            "diff_mean": diff_mean, "diff_lo": diff_low, "diff_hi": diff_high,
             "below_control": bool(p_value < stats.ALPHA) if not math.isnan(p_value) else False,
             "psnr_roi": _finite_mean(psnr[key]),
             "surrogate_short_seeds": found.short[key],

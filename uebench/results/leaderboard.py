@@ -140,11 +140,12 @@ def tables(records: list[Record]) -> dict[str, pd.DataFrame]:
                else {})}
 
 
-def _interval_text(mean: float, low: float, high: float) -> str:
+def interval_text(mean: float, low: float, high: float) -> str:
+    """``0.812 [0.780, 0.840]``; ``—`` for a missing mean."""
     return "—" if pd.isna(mean) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def _surrogate_mark(short_seeds: int) -> str:
+def surrogate_mark(short_seeds: int) -> str:
     """`` †`` for a cell with a seed whose surrogate stopped below fit_dsc."""
     return f" {rec.SURROGATE_MARK}" if short_seeds else ""
 
@@ -153,15 +154,15 @@ def _cell_text(row: pd.Series) -> str:
     """``0.812 [0.780, 0.840]``, with `` ↓`` when below the matched control and `` †`` when
     a seed's surrogate stopped below fit_dsc."""
     mark = " ↓" if row["below_control"] else ""
-    return (_interval_text(row["dsc_mean"], row["dsc_lo"], row["dsc_hi"]) + mark
-            + _surrogate_mark(row["surrogate_short_seeds"]))
+    return (interval_text(row["dsc_mean"], row["dsc_lo"], row["dsc_hi"]) + mark
+            + surrogate_mark(row["surrogate_short_seeds"]))
 
 
 def _cell_columns(cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: the protected DSC interval (with the surrogate mark) and the test against the
     matched control."""
     out = cells[BOARD_CELL].copy()
-    out["protected_dsc_95ci"] = [_interval_text(m, lo, hi) + _surrogate_mark(short)
+    out["protected_dsc_95ci"] = [interval_text(m, lo, hi) + surrogate_mark(short)
                                  for m, lo, hi, short in
                                  zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"],
                                      cells["surrogate_short_seeds"])]
@@ -198,10 +199,10 @@ def _defenses(cells: pd.DataFrame) -> pd.DataFrame:
         return table
 
     def text(prefix: str) -> list[str]:
-        return [_interval_text(m, lo, hi) for m, lo, hi in
+        return [interval_text(m, lo, hi) for m, lo, hi in
                 zip(table[f"{prefix}_mean"], table[f"{prefix}_lo"], table[f"{prefix}_hi"])]
 
-    protected = [value + _surrogate_mark(short)
+    protected = [value + surrogate_mark(short)
                  for value, short in zip(text("dsc"), table["surrogate_short_seeds"])]
 
     def verdict(values: pd.Series) -> list[str]:
@@ -225,7 +226,7 @@ def _grid(cells: pd.DataFrame) -> pd.DataFrame:
     plain["cell"] = plain.apply(_cell_text, axis=1)
     reference = (plain.drop_duplicates(["dataset", "preset", "victim"])
                  .assign(method=REFERENCE_ROW, epsilon="",
-                         cell=lambda f: [_interval_text(m, lo, hi) for m, lo, hi in
+                         cell=lambda f: [interval_text(m, lo, hi) for m, lo, hi in
                                          zip(f.clean_mean, f.clean_lo, f.clean_hi)]))
     plain = plain.sort_values(["dataset", "preset", "method", "budget"])
     ordered = pd.concat([reference, plain], ignore_index=True)
@@ -281,20 +282,22 @@ HEADERS = {
 DEVICE_TEXT = {"cpu": "victims trained on CPU", "cuda": "victims trained on a CUDA GPU"}
 
 
+def write_board(name: str, table: pd.DataFrame, records: list[Record], header: str,
+                out_dir: Path) -> list[Path]:
+    """Write ``<name>.md`` (title, protocol, kind of device, ``header``, the table) and
+    ``<name>.csv`` into ``out_dir``; returns their paths."""
+    md, csv = out_dir / f"{name}.md", out_dir / f"{name}.csv"
+    md.write_text(f"# uebench leaderboard: {name}\n\nProtocol {single_protocol(records)}, "
+                  f"{DEVICE_TEXT[single_device_kind(records)]}. {header}\n\n"
+                  + table.astype(object).where(table.notna(), None)
+                  .to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")
+    csv.write_text(table.to_csv(index=False, float_format="%.6g"))
+    return [md, csv]
+
+
 def render(records_dir: Path, out_dir: Path) -> list[Path]:
     """Write ``<table>.md`` and ``<table>.csv`` for each table; returns the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
     records = rec.load_records(records_dir)
-    for name, table in tables(records).items():
-        md = out_dir / f"{name}.md"
-        csv = out_dir / f"{name}.csv"
-        text = (f"# uebench leaderboard: {name}\n\nProtocol {single_protocol(records)}, "
-                f"{DEVICE_TEXT[single_device_kind(records)]}. "
-                f"{HEADERS[name]}\n\n"
-                + table.astype(object).where(table.notna(), None)
-                .to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")
-        md.write_text(text)
-        csv.write_text(table.to_csv(index=False, float_format="%.6g"))
-        written += [md, csv]
-    return written
+    return [path for name, table in tables(records).items()
+            for path in write_board(name, table, records, HEADERS[name], out_dir)]

@@ -1,5 +1,5 @@
 """Dataset resolution, fingerprints, cached generation and the seeded split (the preset's sizes,
-else 70/15/15)."""
+else 70/15/15; a preset's ``split_pool`` grows the training split around fixed val and test)."""
 
 from __future__ import annotations
 
@@ -50,23 +50,31 @@ class Split:
 
 
 def split_cases(cases: list[Case], sizes: tuple[int, int, int] | None = None,
-                seed: int = SPLIT_SEED) -> Split:
+                seed: int = SPLIT_SEED, pool: int | None = None) -> Split:
     """Shuffle with ``seed`` and cut into ``sizes`` (train, val, test) counts, or 70/15/15 when
-    ``sizes`` is None (at least one case in val and test)."""
+    ``sizes`` is None (at least one case in val and test). With ``pool`` (and ``sizes``) only
+    the first ``pool`` cases are shuffled and cut, as ``sizes`` less the cases after the pool
+    from training; those cases then join the training split in order, so val and test are
+    those of the first ``pool`` cases cut alone."""
     if len(cases) < 3:
         raise ValueError(f"a dataset needs at least 3 cases to split; got {len(cases)}")
     if sizes is not None and sum(sizes) > len(cases):
         raise ValueError(f"the split {sizes} needs {sum(sizes)} cases; the dataset has "
                          f"{len(cases)}")
-    order = np.random.default_rng(seed).permutation(len(cases))
-    shuffled = [cases[i] for i in order]
+    if pool is not None and (sizes is None or not sum(sizes[1:]) <= pool <= sum(sizes)):
+        raise ValueError(f"a split pool of {pool} cases needs split sizes whose val and test "
+                         f"fit in it; got {sizes}")
+    pooled, added = (cases, []) if pool is None else (cases[:pool], cases[pool:sum(sizes)])
+    order = np.random.default_rng(seed).permutation(len(pooled))
+    shuffled = [pooled[i] for i in order]
     if sizes is None:
         n_val = max(1, round(len(cases) * SPLIT_FRACTIONS[1]))
         n_test = max(1, round(len(cases) * SPLIT_FRACTIONS[2]))
         n_train = len(cases) - n_val - n_test
     else:
         n_train, n_val, n_test = sizes
-    return Split(shuffled[:n_train], shuffled[n_train : n_train + n_val],
+        n_train -= len(added)
+    return Split(shuffled[:n_train] + added, shuffled[n_train : n_train + n_val],
                  shuffled[n_train + n_val : n_train + n_val + n_test])
 
 
@@ -99,8 +107,10 @@ def _unpack(arrays: dict[str, np.ndarray]) -> list[Case]:
 
 
 def preset_split(cases: list[Case], preset: Preset) -> Split:
-    """The preset's (train, val, test) counts when the dataset has that many cases (the
-    generated datasets always do); 70/15/15 for a smaller local folder. The record keeps the
+    """The preset's (train, val, test) counts, cut from its ``split_pool``, when the dataset
+    has that many cases (the generated datasets always do); 70/15/15 for a smaller local
+    folder. The record keeps the
     counts used."""
-    sizes = preset.split if preset.split and sum(preset.split) <= len(cases) else None
-    return split_cases(cases, sizes)
+    if preset.split and sum(preset.split) <= len(cases):
+        return split_cases(cases, preset.split, pool=preset.split_pool)
+    return split_cases(cases)

@@ -1,0 +1,119 @@
+"""The scaling board: how far each protection lies below the matched random-roi control at each
+point of the scale study's axes (``uebench.contracts.scaling.AXES``).
+
+Built on ``curves.curve_table``'s cells of the records whose preset is a point of an axis, so
+intervals, the paired test and the surrogate mark follow the same rules as every other board.
+One row per axis, point, (dataset, victim, defense), method of ``METHODS`` and L-inf budget; the
+base preset (``canary``) is a point of every axis, so its cells appear once per axis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from uebench.contracts.scaling import AXES, AXIS_TEXT, BASE, points
+from uebench.results import records as rec
+from uebench.results import stats
+from uebench.results.curves import curve_table
+from uebench.results.leaderboard import INTERVALS, interval_text, surrogate_mark, write_board
+from uebench.results.records import Record
+
+METHODS = ("voxshield", "em", "random-roi")
+"""The methods the study measures: two protections and their matched control."""
+SITE = ["dataset", "victim", "defense"]
+
+
+class ScalingError(ValueError):
+    """Records that hold no cell of the scale study."""
+
+
+def study_records(records: list[Record]) -> list[Record]:
+    """The records whose preset is a point of an axis."""
+    at = points()
+    return [r for r in records if r["spec"]["preset"] in at]
+
+
+def scaling_cells(records: list[Record]) -> pd.DataFrame:
+    """``curve_table``'s cells of ``METHODS`` at the L-inf budgets, for the records of the
+    study's presets, each with its ``axis`` and ``value`` (one row per axis the preset is a
+    point of), in axis, site, method, budget and value order; ``ScalingError`` when no record
+    is of a study preset and method."""
+    at = points()
+    study = study_records(records)
+    cells = curve_table(study) if study else pd.DataFrame()
+    if not cells.empty:
+        cells = cells[cells["method"].isin(METHODS) & cells["budget"].notna()]
+    if cells.empty:
+        raise ScalingError(
+            f"no scale-study records: none is of {', '.join(METHODS)} at a preset of the "
+            f"axes ({', '.join(at)})")
+    rec.single_protocol(study)
+    rec.single_device_kind(study)
+    placed = pd.DataFrame([{"preset": name, "axis": axis, "value": value,
+                            "axis_order": list(AXES).index(axis)}
+                           for name, where in at.items() for axis, value in where])
+    cells = cells.merge(placed, on="preset").assign(
+        method_order=lambda f: f["method"].map(METHODS.index))
+    order = ["axis_order", *SITE, "method_order", "budget", "value"]
+    return (cells.sort_values(order, kind="stable")
+            .drop(columns=["axis_order", "method_order"]).reset_index(drop=True))
+
+
+def _difference_text(row: pd.Series) -> str:
+    """``-0.312 [-0.451, -0.170] ↓``; the point alone below ``stats.MIN_SEEDS`` shared seeds;
+    blank for the control itself."""
+    if pd.isna(row["diff_mean"]):
+        return ""
+    if pd.isna(row["diff_lo"]):
+        return f"{row['diff_mean']:+.3f}"
+    mark = " ↓" if row["below_control"] else ""
+    return f"{row['diff_mean']:+.3f} [{row['diff_lo']:+.3f}, {row['diff_hi']:+.3f}]{mark}"
+
+
+def scaling_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """The board of ``scaling_cells``: intervals and the difference as text."""
+    return pd.DataFrame({
+        "axis": cells["axis"], "value": cells["value"], "preset": cells["preset"],
+        **{column: cells[column] for column in SITE},
+        "method": cells["method"], "epsilon": cells["budget_label"], "seeds": cells["seeds"],
+        "protected_dsc_95ci": [interval_text(m, lo, hi) + surrogate_mark(short)
+                               for m, lo, hi, short in
+                               zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"],
+                                   cells["surrogate_short_seeds"])],
+        "minus_random_roi_95ci": [_difference_text(row) for _, row in cells.iterrows()],
+        "p_below_random_roi": cells["p_below_control"].round(4),
+        "clean_trained_95ci": [interval_text(m, lo, hi) for m, lo, hi in
+                               zip(cells["clean_mean"], cells["clean_lo"], cells["clean_hi"])],
+    })
+
+
+HEADER = (
+    f"The scale study: {BASE} with one field moved per axis ("
+    + "; ".join(f"{axis}: {AXIS_TEXT[axis]} "
+                + ", ".join(f"{value}{'*' if name == BASE else ''}"
+                            for value, name in axis_points)
+                for axis, axis_points in AXES.items())
+    + f"; * = {BASE} itself, on every axis; the train-cases points test on {BASE}'s test "
+    "cases). Per axis point, method and budget: seeds = the "
+    "protected cell's seeds; protected_dsc_95ci = the protected-trained DSC; "
+    "minus_random_roi_95ci = the paired difference to the matched random-roi cell (protected "
+    "minus control, per seed and test case, over the seeds both have; negative = the "
+    "protection lowers the DSC more than random noise in the same ROI), with its 95 % paired "
+    f"hierarchical bootstrap interval when they share at least {stats.MIN_SEEDS} seeds (the "
+    "point alone with fewer); p_below_random_roi = that bootstrap's one-sided p (blank "
+    f"with fewer than {stats.MIN_SEEDS} shared seeds); clean_trained_95ci = the clean-trained "
+    f"reference of the same preset and victim. {INTERVALS}"
+)
+
+
+def render_scaling(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.DataFrame]:
+    """Write ``scaling.md`` and ``scaling.csv`` into ``out_dir`` from the records in
+    ``records_dir``; returns the paths and the cells (for the figure)."""
+    records = rec.load_records(records_dir)
+    cells = scaling_cells(records)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    board = write_board("scaling", scaling_table(cells), study_records(records), HEADER,
+                        out_dir)
+    return board, cells
