@@ -8,7 +8,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
 Shape = tuple[int, int, int]
 
 
