@@ -1,4 +1,4 @@
-"""Intervals, the paired control test, eps@50 and the boards built on them (protocol 2)."""
+"""Intervals, the paired control test, eps@50 and the boards built on them."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ BUDGETS = [4 / 255, 8 / 255, 16 / 255, 32 / 255]
 
 
 def record(method: str, epsilon: float, seed: int, protected: list[float],
-           clean: list[float], protocol: int = 2, victim: str = "unet",
+           clean: list[float], protocol: int = records.PROTOCOL_VERSION, victim: str = "unet",
            protect_seconds: float = 2.0) -> dict:
     """A run record assembled from stage results that carry what the boards read, with
     per-case scores as given."""
@@ -160,7 +160,7 @@ def test_rendered_curves_board_shows_intervals_and_the_control_mark(tmp_path):
         (folder / f"{r['run_id']}.json").write_text(json.dumps(r))
     render(folder, tmp_path / "boards")
     curves = (tmp_path / "boards" / "curves.md").read_text()
-    assert "Protocol 2, victims trained on CPU." in curves and "↓" in curves and "(3s)" in curves
+    assert f"Protocol {records.PROTOCOL_VERSION}, victims trained on CPU." in curves and "↓" in curves and "(3s)" in curves
     eps50 = (tmp_path / "boards" / "eps50.md").read_text()
     assert "> 32/255" in eps50
 
