@@ -25,6 +25,10 @@ surrogate and raises the learning rates so something is learnt in minutes on 2 C
 ``paper`` preset uses the reference values. Logging reads device tensors once per epoch (the
 reference runs extra generator and surrogate passes per step just to log).
 
+On a native preset (cases at their own grid) ``voxshield`` fits on patches and protects by
+sliding-window application of G (``NATIVE_DEVIATION``, written into those records);
+``voxshield-pgd`` keeps one delta tensor per stacked volume and is refused there.
+
 Measured under protocol 1 (quick, 14/3/3 split, a fixed 8 epochs; brats-mni, seed 0, 2 CPU
 cores; leaderboards/archive/protocol-1): at 4/255 neither reading lowered the victims' DSC
 (unet 0.897 clean-trained -> 0.872 voxshield / 0.905 voxshield-pgd, random-roi 0.878); over
@@ -117,6 +121,15 @@ def roi_mask(labels: torch.Tensor, mode: str) -> torch.Tensor:
         soft = F.conv3d(soft, kernel.view(shape), padding=tuple(padding))
     peak = soft.flatten(1).amax(1).clamp(min=1e-8).view(-1, 1, 1, 1, 1)
     return soft / peak
+
+
+NATIVE_DEVIATION = (
+    "Native grid (a native preset): the reference trains on whole 160^3 volumes; here the "
+    "S-step and the N-step take one patch of the preset's patch edge per case (centred on "
+    "foreground or background with equal probability), the stored delta of each case is "
+    "updated at its patch, and a fitted G protects a whole case by sliding-window "
+    "application (windows of the patch edge, overlap 0.25, Gaussian blending)."
+)
 
 
 class VoxShieldBase(Method):
@@ -216,6 +229,8 @@ class VoxShieldBase(Method):
 
     def describe(self) -> dict[str, Any]:
         described = super().describe()
+        if self.preset.native:  # only there, so the cube's descriptions (cache keys) stand
+            described["deviations"] += " " + NATIVE_DEVIATION
         described["history"] = getattr(self, "history", [])
         if hasattr(self, "fitted_surrogate"):  # after fit only: the unfitted form is a cache key
             described["surrogate"] = self.fitted_surrogate

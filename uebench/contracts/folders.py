@@ -205,7 +205,8 @@ def to_native(image: torch.Tensor, label: torch.Tensor,
     ``Spacing``: image trilinear, label nearest), as nnU-Net's preprocessing does."""
     reorient = Orientation("RAS", labels=RAS_LABELS)
     image, label = reorient(image), reorient(label)
-    image = MetaTensor(torch.as_tensor(normalise(image.float())), affine=image.affine)
+    values = torch.as_tensor(normalise(image.float())).as_subclass(torch.Tensor)
+    image = MetaTensor(values, affine=image.affine)
     if target_spacing is not None:
         pixdim = (float(target_spacing),) * 3
         image = Spacing(pixdim, mode="bilinear")(image)
@@ -214,7 +215,7 @@ def to_native(image: torch.Tensor, label: torch.Tensor,
     return (
         np.ascontiguousarray(image.numpy().transpose(0, 3, 2, 1), dtype=np.float32),
         lookup[np.rint(label.numpy()[0]).astype(np.int64).transpose(2, 1, 0)],
-        tuple(float(s) for s in spacing),
+        tuple(round(float(s), 6) for s in spacing),  # no float noise from the affine
     )
 
 
