@@ -160,7 +160,8 @@ def test_rendered_curves_board_shows_intervals_and_the_control_mark(tmp_path):
         (folder / f"{r['run_id']}.json").write_text(json.dumps(r))
     render(folder, tmp_path / "boards")
     curves = (tmp_path / "boards" / "curves.md").read_text()
-    assert f"Protocol {records.PROTOCOL_VERSION}, victims trained on CPU." in curves and "↓" in curves and "(3s)" in curves
+    assert f"Protocol {records.PROTOCOL_VERSION}, victims trained on CPU." in curves
+    assert "↓" in curves and "(3s)" in curves
     eps50 = (tmp_path / "boards" / "eps50.md").read_text()
     assert "> 32/255" in eps50
 

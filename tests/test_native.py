@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from decathlon_folders import AFFINE, SHAPE, msd_folder
+
 from uebench.cli import main
 from uebench.contracts import registry
 from uebench.contracts.core import Case, Preset, RunContext
 from uebench.contracts.presets import get_preset
 from uebench.contracts.registry import register_preset
-from uebench.kit.patches import NativePatches, PatchSampler, pad_to
+from uebench.kit.patches import NativePatches, PatchSampler
 from uebench.runner.data import fingerprint, resolve_dataset
 from uebench.runner.pipeline import Pipeline, RunSpec
 from uebench.runner.training import patch_sampler, train_segmenter
