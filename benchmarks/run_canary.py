@@ -19,7 +19,9 @@ One thread per process is bit-for-bit reproducible on one CPU model only: across
 single-seed trainings diverge (measured at 4e98cf9: em's protected DSC 0.279 on the machine
 that made the first baseline, 0.451 on an AMD EPYC; protect time / calibration 345 vs 559). So
 the baseline is kept per CPU model, ``benchmarks/canary/baseline/<model>/``: on a model that
-has one, the comparison uses the given tolerances; on another, it compares with a baseline of
+has one, the comparison uses the given tolerances (protocol 3: only ``amd-epyc`` so far; the
+protocol-2 baselines of two models, from which ``CROSS_CPU`` was measured, are kept in
+``benchmarks/canary/archive/protocol-2``); on another, it compares with a baseline of
 another model at the wider ``CROSS_CPU`` tolerances and says so. ``--update-baseline``
 replaces this CPU model's records with the new ones (after an intended change, or to add this
 model; commit them with the change).
