@@ -3,7 +3,8 @@ committed as the baseline (``benchmarks/canary/baseline/``), re-run and compared
 ``uebench compare``.
 
 The grid: ``clean``, ``random-roi``, ``voxshield`` and ``em`` on ``unet`` at 32/255 (where
-voxshield and em protect: clean-trained DSC 0.75 -> 0.01 and 0.28), seed 0, on brats-mni
+voxshield and em protect; protocol 3 on an AMD EPYC: clean-trained DSC 0.759 -> voxshield
+0.054, em 0.495, random-roi 0.727; sweep 89.6 s wall), seed 0, on brats-mni
 under the ``canary`` preset (32^3, 40 epochs; the clean-trained victim clears the reference
 bar). Two worker processes with one torch thread each: one thread per process makes every
 stage bit-for-bit reproducible on a CPU whatever the machine's core count, and is the fastest
