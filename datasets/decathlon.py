@@ -9,7 +9,8 @@ cases found, listed paths inside the folder and present, no image without a labe
 undeclared channel. Every file is checked when read (readable, finite, image/label shapes and
 affines equal, labels declared in dataset.json) and any failure names the file. Images are
 reoriented to RAS, normalised (CT: window 50/400 HU; other modalities: z-score over non-zero
-voxels, clip +-5, map to [0, 1]), resized to the preset's cube and stored as ``[C, D, H, W]``
+voxels, clip +-5, map to [0, 1]), resized to the preset's cube (or, under a native preset, kept
+on their own grid or resampled to its target spacing) and stored as ``[C, D, H, W]``
 with D the axial (superior-inferior) axis. Label values are mapped to 0..K in increasing order.
 """
 
@@ -171,7 +172,7 @@ def _list_nnunet(layout: FolderLayout, meta: dict[str, Any]) -> None:
 
 @register_dataset("decathlon")
 class DecathlonFolder(NiftiFolder):
-    """A local MSD / nnU-Net folder, resampled to the preset's cube."""
+    """A local MSD / nnU-Net folder, at the preset's cube or (native presets) its own grid."""
 
     version = "1"
     layout = "decathlon"

@@ -312,8 +312,9 @@ def preset_table(names: list[str]) -> str:
 @main.command("list")
 @click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
 def list_plugins(kind):
-    """List registered methods, victims, datasets, defenses and presets (or one KIND). A plugin
-    that reuses a registered name or fails to load is reported, one line each, and exits 2."""
+    """List registered methods, victims, datasets, defenses and presets (or one KIND); methods
+    and datasets that work on a native preset say [native grid]. A plugin that reuses a
+    registered name or fails to load is reported, one line each, and exits 2."""
     import warnings
 
     problems = []
@@ -328,7 +329,9 @@ def list_plugins(kind):
         for entry in entries:
             plugin = KINDS[name].get(entry)
             doc = getattr(plugin, "summary", "") or (plugin.__doc__ or "").strip()
-            click.echo(f"  {entry:<20} {doc.splitlines()[0] if doc else ''}")
+            native = (" [native grid]" if name in ("methods", "datasets")
+                      and getattr(plugin, "supports_native", False) else "")
+            click.echo(f"  {entry:<20} {doc.splitlines()[0] if doc else ''}{native}")
             line = defense_parameters(plugin) if name == "defenses" else None
             if line:
                 click.echo(line)
