@@ -175,3 +175,47 @@ def test_what_cannot_work_at_the_native_grid_is_refused(tmp_path, args, message)
     result = CliRunner().invoke(main, ["run", *args, "--victim", "unet", "--preset",
                                        "native-tiny", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and message in result.output
+
+
+def _protect(data, out, preset: str, method: str = "random-roi", *extra: str):
+    return CliRunner().invoke(main, ["protect", "--data", str(data), "--out", str(out),
+                                     "--preset", preset, "--method", method, "--eps", "8/255",
+                                     "--quiet", *extra])
+
+
+def test_protect_at_a_native_preset_writes_the_delta_made_on_the_file_s_grid(tmp_path):
+    """No resampling between the delta and the file: what the reader reads back from the
+    written files is the released delta the method made on the same grid, up to the int16
+    storage and the reader's own re-normalisation (compared where the clean voxel is inside
+    the reader's clip: at the clip a raw change does not show); at a cube preset it is not
+    (resized there and back)."""
+    data = msd_folder(tmp_path / "data", n=3)
+    dataset = resolve_dataset(f"decathlon:{data}")
+    method = registry.methods.get("random-roi")(8 / 255, NATIVE_TINY)
+    ctx = RunContext(NATIVE_TINY, 0, torch.device("cpu"), 2, 3, progress=False)
+    agreement = {}
+    for preset in ("native-tiny", "tiny"):
+        out = tmp_path / f"out-{preset}"
+        result = _protect(data, out, preset)
+        assert result.exit_code == 0, result.output
+        written = resolve_dataset(f"decathlon:{out}")
+        for entry, protected_entry in zip(dataset.entries[:1], written.entries[:1]):
+            clean = dataset.load_native(entry)
+            delta = np.clip(clean.image + method.perturb(clean, ctx), 0, 1) - clean.image
+            read_back = written.load_native(protected_entry).image - clean.image
+            inside = (clean.image > 0) & (clean.image < 1)
+            agreement[preset] = float(np.corrcoef(delta[inside], read_back[inside])[0, 1])
+            assert np.abs(read_back).max() <= 8 / 255 + 1e-3
+    assert agreement["native-tiny"] > 0.99 > agreement["tiny"], agreement
+
+
+@pytest.mark.parametrize(("preset", "method", "message"), [
+    ("native-1mm", "random-roi", "protect makes each delta at the file's own grid"),
+    ("native-tiny", "em", "method 'em' cannot protect cases at their own grid"),
+])
+def test_protect_refuses_what_would_not_be_made_at_the_file_s_grid(tmp_path, preset, method,
+                                                                    message):
+    data = msd_folder(tmp_path / "data", n=3)
+    result = _protect(data, tmp_path / "out", preset, method)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "out").exists()

@@ -97,12 +97,16 @@ def _orientations(affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def to_file_grid(delta_cube: np.ndarray, affine: np.ndarray,
                  file_shape: tuple[int, ...]) -> np.ndarray:
-    """One channel of a cube delta ``[D, H, W]`` (D = z) on the file's grid ``(X, Y, Z)`` in
-    the file's voxel order: back to RAS axes, resized trilinearly to the file's RAS shape
-    (the reader resized the image the same way), reorientation undone."""
+    """One channel of a delta ``[D, H, W]`` (D = z) on the file's grid ``(X, Y, Z)`` in the
+    file's voxel order: back to RAS axes, resized trilinearly to the file's RAS shape (the
+    reader resized the image the same way; a delta made on the file's own grid, a native
+    preset's, is not resampled at all), reorientation undone."""
     to_ras, to_file = _orientations(affine)
     ras_shape = nib.orientations.apply_orientation(np.empty(file_shape, np.int8), to_ras).shape
     ras = np.ascontiguousarray(delta_cube.transpose(2, 1, 0))[None]
-    resized = np.asarray(Resize(ras_shape, mode="trilinear")(torch.as_tensor(ras)))[0]
+    if ras.shape[1:] == tuple(ras_shape):  # made on the file's own grid: nothing to resample
+        resized = ras[0]
+    else:
+        resized = np.asarray(Resize(ras_shape, mode="trilinear")(torch.as_tensor(ras)))[0]
     return np.ascontiguousarray(nib.orientations.apply_orientation(resized, to_file),
                                 dtype=np.float32)

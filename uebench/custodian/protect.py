@@ -3,14 +3,19 @@
 What a data custodian runs, on a folder in any registered layout whose reader normalises each
 channel with an affine map (``decathlon`` for MSD and nnU-Net v2, ``flare``; ``brats``
 z-scores inside the brain of all four modalities, which the per-file fit cannot model, and is
-refused). The method is fitted on every case of the folder at the preset's cube (read exactly
-as the dataset reads it for a run), each case's delta is made there (clamped, budget-checked
-and int8-stored by the harness, as in a run), then mapped back to each image file's own grid
-and intensity units and written into a copy of the file:
+refused). The method is fitted on every case of the folder as the dataset reads it for a run
+under the preset (its cube, or under a native preset each case at its file's own grid), each
+case's delta is made there (clamped, budget-checked and int8-stored by the harness, as in a
+run), then mapped back to each image file's own grid and intensity units and written into a
+copy of the file:
 
-* geometry: the cube delta ``[C, D, H, W]`` goes back to the reader's RAS axes ``[C, X, Y,
-  Z]``, is resized (trilinear, as the reader resized the image) to the file's RAS shape, and
-  the reader's reorientation is undone (:func:`uebench.custodian.nifti_io.to_file_grid`);
+* geometry: the delta ``[C, D, H, W]`` goes back to the reader's RAS axes ``[C, X, Y, Z]``,
+  is resized (trilinear, as the reader resized the image) to the file's RAS shape, and the
+  reader's reorientation is undone (:func:`uebench.custodian.nifti_io.to_file_grid`). Under a
+  native preset the delta is already on the file's grid and no resampling comes between it
+  and the file (the cube's resampling removes the inter-slice high frequencies VoxShield puts
+  its energy in); a native preset with a ``target_spacing`` is refused, as is a method that
+  cannot work at the native grid;
 * intensity: the reader normalises each channel with an affine map and a clip
   (:class:`uebench.contracts.folders.IntensityMap`: CT window ``(x + 150) / 400``; otherwise a
   z-score over the non-zero voxels with the case's own mean and std, clipped to +-5, to
@@ -43,7 +48,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from uebench.contracts import registry
-from uebench.contracts.core import Method, RunContext
+from uebench.contracts.core import Case, Method, Preset, RunContext
 from uebench.contracts.folders import CaseFiles, NiftiFolder
 from uebench.contracts.presets import get_preset
 from uebench.custodian.budget_fit import (
@@ -126,8 +131,9 @@ def _protectable() -> list[str]:
 
 
 def _fit(method: Method, folder: NiftiFolder, ctx: RunContext) -> None:
-    """``fit`` on every case of the folder at the preset's cube; a method whose ``fit`` is
-    the base class's no-op gets no cases (nothing is loaded)."""
+    """``fit`` on every case of the folder as the preset reads it (its cube, or each case at its
+    own grid); a method whose ``fit`` is the base class's no-op gets no cases (nothing is
+    loaded)."""
     seed_everything(ctx.seed)
     if type(method).fit is Method.fit:
         method.fit([], ctx)
@@ -147,7 +153,10 @@ def protect(data: str | Path, out: Path, settings: Settings, resume: bool = Fals
     check_out(root, out, resume)
     preset = get_preset(settings.preset)
     device = resolve_device(settings.device)
-    method = registry.methods.get(settings.method)(settings.epsilon, preset, **settings.params)
+    method_cls = registry.methods.get(settings.method)
+    if preset.native:
+        _check_native(preset, method_cls)
+    method = method_cls(settings.epsilon, preset, **settings.params)
     ctx = RunContext(preset, settings.seed, device, len(folder.modalities), folder.n_classes,
                      progress)
     budget = method.budget(ctx)
@@ -169,6 +178,7 @@ def protect(data: str | Path, out: Path, settings: Settings, resume: bool = Fals
         "layout": folder.layout,
         "modalities": list(folder.modalities),
         "volume_size": preset.volume_size,
+        "grid": preset.grid,
         "tolerance": TOLERANCE,
         "erase_fraction": ERASE_FRACTION,
         "uebench_version": env["packages"]["uebench"],
@@ -202,7 +212,7 @@ def protect(data: str | Path, out: Path, settings: Settings, resume: bool = Fals
         for rel, row in rows.items():
             if row["role"] == "image":
                 echo(f"{rel}: effective eps {row['effective_eps']:.5g} "
-                     f"({row['effective_eps'] * 255:.2f}/255; cube "
+                     f"({row['effective_eps'] * 255:.2f}/255; as read "
                      f"{row['effective_eps_cube'] * 255:.2f}/255), "
                      f"{row['changed_fraction']:.1%} of voxels changed")
     manifest["complete"] = True
@@ -215,6 +225,28 @@ def protect(data: str | Path, out: Path, settings: Settings, resume: bool = Fals
     }
     write_json(out / MANIFEST, manifest)
     return manifest
+
+
+def _check_native(preset: Preset, method_cls: type[Method]) -> None:
+    """At a native preset protect makes each delta at the file's own grid: it refuses a target
+    spacing (the delta would be made on another grid and resampled back) and a method that
+    cannot protect cases at their own grid."""
+    if preset.target_spacing is not None:
+        raise ProtectError(f"preset {preset.name!r} resamples cases to "
+                           f"{preset.target_spacing:g} mm; protect makes each delta at the "
+                           "file's own grid (a native preset without target_spacing, such as "
+                           "native) or at a cube preset's cube")
+    if not method_cls.supports_native:
+        raise ProtectError(f"method {method_cls.name!r} cannot protect cases at their own grid "
+                           f"(preset {preset.name!r} is native); use a cube preset or a method "
+                           "that can (`uebench list methods`)")
+
+
+def _load(folder: NiftiFolder, entry: CaseFiles, preset: Preset) -> Case:
+    """A case as the dataset reads it under ``preset``: at its own grid (native) or the cube."""
+    if preset.native:
+        return folder.load_native(entry)
+    return folder.load_case(entry, preset.volume_size)
 
 
 def _release_memory() -> None:
@@ -232,8 +264,7 @@ def _protect_case(entry: CaseFiles, folder: NiftiFolder, method: Method, budget,
     """Write one case's protected image files and its label into ``out``, verified; returns
     the manifest rows of its files."""
     assert entry.label is not None  # the dataset reads complete cases only
-    size = ctx.preset.volume_size
-    case = folder.load_case(entry, size)
+    case = _load(folder, entry, ctx.preset)
     what = f"{method.name} on {case.id}"
     stored_delta = budget.store(case.image, np.asarray(method.perturb(case, ctx), np.float32),
                                 what)
@@ -277,8 +308,8 @@ def _protect_case(entry: CaseFiles, folder: NiftiFolder, method: Method, budget,
             check_budget(rel, row, epsilon)
             rows[rel] = row
             channel += nifti.channels()
-        protected = folder.load_case(CaseFiles(case.id, [p for p, _ in partials], entry.label),
-                                     size)
+        protected = _load(folder, CaseFiles(case.id, [p for p, _ in partials], entry.label),
+                          ctx.preset)
         cube = float(np.abs(protected.image - case.image).max())
         for row in rows.values():
             row["effective_eps_cube"] = cube
