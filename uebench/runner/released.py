@@ -28,6 +28,7 @@ class ReleasedFolder(Method):
 
     name = RELEASED
     summary = "a released folder measured against its clean original"
+    supports_native = True  # read by the same reader at the run's grid, whichever it is
     deviations = ("not a method: the delta is read from a released folder; the harness "
                   "stores it as int8 at eps/127 like every L-inf delta, so the victim sees the "
                   "release to within eps/254 per voxel")
