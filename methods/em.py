@@ -12,7 +12,9 @@ the rule every surrogate-based method shares (``uebench.kit.surrogates.FIT_RULE`
 ``surrogate_batches`` surrogate updates, the cap is ``max_surrogate_updates``); per round the
 VoxShield repository's 3D schedule (10 signed steps per batch, 20 surrogate batches; that
 repository stopped after 3 rounds) with the step ``alpha = eps / 8`` (1/255 at 8/255).
-- ``em``: sample-wise, one delta per case;
+- ``em``: sample-wise, one delta per case; on a native preset (cases at their own grid) the
+  surrogate trains on patches and each case's delta is swept tile by tile
+  (``NATIVE_DEVIATION``, written into those records);
 - ``em-classwise``: one pattern ``P_c`` per label class, ``delta(v) = P_{y(v)}(v)``, the dense
   analogue of class-wise noise (a label-correlated texture).
 """
@@ -27,12 +29,13 @@ from tqdm.auto import tqdm
 
 from uebench.contracts.core import Case, Preset, RunContext
 from uebench.contracts.registry import register_method
+from uebench.kit.patches import NativePatches, WholeVolumes
 from uebench.kit.poisoning import Surrogate, SurrogatePoison, class_pattern_delta, pgd
 from uebench.kit.surrogates import (
     FIT_RULE,
-    batches,
     case_tensors,
     fit_rule_params,
+    foreground_dice,
     max_iterations,
     surrogate_state,
 )
@@ -40,6 +43,13 @@ from uebench.kit.surrogates import (
 DEVIATIONS = ("dense adaptation: voxel DiceCE, stop on surrogate train DSC; VoxShield-repo 3D "
               "round (10 steps/batch, 20 surrogate batches/round), step eps/8; rounds by the "
               + FIT_RULE + "; quick preset: surrogate 16-128 channels")
+
+
+NATIVE_DEVIATION = ("native grid (a native preset): the surrogate trains on one patch of the "
+                    "preset's patch edge per case per batch (half centred on foreground); each "
+                    "round sweeps every case's delta tile by tile (tiles of the patch edge "
+                    "covering the case, overlaps swept twice); the surrogate's train DSC is "
+                    "taken over all tiles")
 
 
 class _ErrorMinimising(SurrogatePoison):
@@ -58,38 +68,74 @@ class _ErrorMinimising(SurrogatePoison):
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
         p = self.params
         generator, images, labels, surrogate = self._prepare(train_cases, ctx)
-        self._init_noise(images, ctx)
+        data = self._training_set(train_cases, images, labels, ctx)
+        self.shapes = [c.image.shape[1:] for c in train_cases]
+        self._init_noise(data, ctx)
         self.history: list[dict[str, float]] = []
         step = p["step_fraction"] * self.epsilon
         rounds = max_iterations(p["surrogate_batches"], p)
         for round_index in tqdm(range(rounds), desc=f"{self.name}: rounds",
                                 disable=not ctx.progress, leave=False):
-            loss = self._train_surrogate(surrogate, images, labels, generator)
+            loss = self._train_surrogate(surrogate, data, generator)
             with surrogate.frozen() as model:
-                for idx in batches(len(images), p["batch_size"], generator):
-                    idx = idx.to(ctx.device)
-                    self._sweep(model, surrogate.loss_fn, images[idx], labels[idx], idx, step)
-            dsc = surrogate.train_dice(images, labels, self._all_deltas(labels), p["batch_size"])
+                for batch in data.sweep(p["batch_size"], generator):
+                    self._sweep(model, surrogate.loss_fn, batch, data, step)
+            dsc = self._train_dice(surrogate, data)
             self.history.append({"round": round_index + 1, "surrogate_loss": loss.item(),
                                  "surrogate_train_dsc": dsc})
             if dsc >= p["fit_dsc"]:
                 break
         self.fitted_surrogate = surrogate_state(surrogate.updates, dsc, p)
 
-    def _train_surrogate(self, surrogate: Surrogate, images: torch.Tensor, labels: torch.Tensor,
+    def _tensors(self, cases: list[Case], device: torch.device):
+        """Stacked volumes on the cube grid; on a native preset the per-case tensors are made
+        by ``_training_set`` instead."""
+        if self.preset.native:
+            return None, None
+        return super()._tensors(cases, device)
+
+    def _training_set(self, cases: list[Case], images, labels, ctx: RunContext
+                      ) -> WholeVolumes | NativePatches:
+        """Whole volumes on the cube grid; on a native preset each case at its own grid, the
+        surrogate trained on one seeded patch per case and each case's delta swept tile by
+        tile (tiles of the patch edge covering the case)."""
+        if not ctx.preset.native:
+            return WholeVolumes(images, labels)
+        return NativePatches([torch.from_numpy(c.image).to(ctx.device) for c in cases],
+                             [torch.from_numpy(c.label.astype(np.int64))[None].to(ctx.device)
+                              for c in cases], None, ctx.preset.volume_size, ctx.seed)
+
+    def _train_surrogate(self, surrogate: Surrogate, data: WholeVolumes | NativePatches,
                          generator: torch.Generator) -> torch.Tensor:
-        """One round's surrogate training on the perturbed data (the inner min)."""
-        return surrogate.train(images, labels, self._all_deltas(labels),
-                               self.params["surrogate_batches"], self.params["batch_size"],
-                               generator)
+        """One round's surrogate training on the perturbed data (the inner min):
+        ``surrogate_batches`` random batches (of whole volumes, or of one patch per case)."""
+        surrogate.model.train()
+        deltas, losses = self._all_deltas(data), []
+        for _ in range(self.params["surrogate_batches"]):
+            cases = torch.randint(len(data), (self.params["batch_size"],), generator=generator)
+            batch = data.batch(cases.to(data.device))
+            losses.append(surrogate.step((batch.x + data.read(deltas, batch)).clamp(0, 1),
+                                         batch.y))
+        return torch.stack(losses).mean()
 
-    def _init_noise(self, images: torch.Tensor, ctx: RunContext) -> None:
+    @torch.no_grad()
+    def _train_dice(self, surrogate: Surrogate, data: WholeVolumes | NativePatches) -> float:
+        """The surrogate's mean foreground Dice on the perturbed training set (whole volumes,
+        or every tile), in order."""
+        surrogate.model.eval()
+        deltas = self._all_deltas(data)
+        scores = [foreground_dice(surrogate.model((b.x + data.read(deltas, b)).clamp(0, 1)),
+                                  b.y)
+                  for b in data.ordered(self.params["batch_size"])]
+        return torch.stack(scores).mean().item()
+
+    def _init_noise(self, data, ctx: RunContext) -> None:
         raise NotImplementedError
 
-    def _all_deltas(self, labels: torch.Tensor) -> torch.Tensor:
+    def _all_deltas(self, data):
         raise NotImplementedError
 
-    def _sweep(self, model, loss_fn, x, y, idx, step) -> None:
+    def _sweep(self, model, loss_fn, batch, data, step) -> None:
         raise NotImplementedError
 
 
@@ -99,15 +145,32 @@ class ErrorMinimising(_ErrorMinimising):
 
     summary = "EM sample-wise (Huang et al. 2021), dense DiceCE adaptation"
 
-    def _init_noise(self, images, ctx):
-        self.deltas = torch.zeros_like(images)
+    supports_native = True
 
-    def _all_deltas(self, labels):
+    def _init_noise(self, data, ctx):
+        self.deltas = data.zeros()
+
+    def _all_deltas(self, data):
         return self.deltas
 
-    def _sweep(self, model, loss_fn, x, y, idx, step):
-        self.deltas[idx] = pgd(lambda d: loss_fn(model((x + d).clamp(0, 1)), y),
-                               self.deltas[idx], self.params["steps"], step, self.epsilon)
+    def _sweep(self, model, loss_fn, batch, data, step):
+        x, y = batch.x, batch.y
+        data.write(self.deltas, batch,
+                   pgd(lambda d: loss_fn(model((x + d).clamp(0, 1)), y),
+                       data.read(self.deltas, batch), self.params["steps"], step,
+                       self.epsilon))
+
+    def describe(self) -> dict[str, Any]:
+        described = super().describe()
+        if self.preset.native:  # only there, so the cube's descriptions (cache keys) stand
+            described["deviations"] += " " + NATIVE_DEVIATION
+        return described
+
+    def _case_delta(self, index: int) -> torch.Tensor:
+        """The case's delta, cut back from the patch-edge padding on a native preset."""
+        delta = self.deltas[index]
+        shape = self.shapes[index]
+        return delta[(..., *(slice(0, n) for n in shape))]
 
 
 @register_method("em-classwise")
@@ -116,13 +179,16 @@ class ErrorMinimisingClassWise(_ErrorMinimising):
 
     summary = "EM class-wise: one pattern per label class (dense analogue)"
 
-    def _init_noise(self, images, ctx):
-        self.patterns = torch.zeros((ctx.n_classes, *images.shape[1:]), device=images.device)
+    def _init_noise(self, data, ctx):
+        self.patterns = torch.zeros((ctx.n_classes, *data.images.shape[1:]),
+                                    device=data.images.device)
 
-    def _all_deltas(self, labels):
-        return class_pattern_delta(self.patterns, labels)
+    def _all_deltas(self, data):
+        return class_pattern_delta(self.patterns, data.labels)
 
-    def _sweep(self, model, loss_fn, x, y, idx, step):
+    def _sweep(self, model, loss_fn, batch, data, step):
+        x, y = batch.x, batch.y
+
         def loss_of(patterns):
             return loss_fn(model((x + class_pattern_delta(patterns, y)).clamp(0, 1)), y)
 

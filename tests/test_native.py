@@ -4,6 +4,7 @@ the clear refusals (methods and datasets that cannot work there)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -95,6 +96,18 @@ def test_patches_lie_inside_the_case_and_half_centre_on_foreground():
     assert 60 < hits < 190  # about half the patches are centred on the small foreground
 
 
+def test_tiles_cover_every_voxel_of_every_case():
+    images = [torch.rand(1, 20, 18, 40), torch.rand(1, 16, 33, 16)]
+    labels = [torch.ones(1, *x.shape[1:], dtype=torch.long) for x in images]
+    data = NativePatches(images, labels, None, 16, seed=0)
+    covered = [torch.zeros(x.shape[1:]) for x in data.images]
+    for case, window in data.tiles():
+        assert all(w.stop - w.start == 16 for w in window)
+        covered[case][window] += 1
+    assert all(bool((c > 0).all()) for c in covered)
+    assert sum(len(b.cases) for b in data.ordered(3)) == len(data.tiles())
+
+
 def test_a_method_s_store_is_read_and_written_at_the_batch_windows():
     images = [torch.rand(1, 20, 18, 10), torch.rand(1, 24, 24, 24)]
     labels = [torch.zeros(1, 20, 18, 10, dtype=torch.long),
@@ -149,6 +162,31 @@ def test_voxshield_protects_a_whole_case_by_sliding_its_generator():
         assert not delta[0][case.label == 0].any()  # the hard ROI
 
 
+def test_em_sweeps_every_voxel_of_each_case_at_its_own_grid():
+    preset = NATIVE_TINY
+    method = registry.methods.get("em")(8 / 255, preset, surrogate_batches=1, steps=1,
+                                        surrogate_channels="4-8")
+    rng = np.random.default_rng(2)
+    cases = []
+    for i, shape in enumerate(((20, 26, 18), (18, 18, 30))):
+        label = np.zeros(shape, np.uint8)
+        label[4:12, 4:12, 4:12] = 1
+        cases.append(Case(f"c{i}", rng.random((1, *shape), dtype=np.float32), label))
+    ctx = RunContext(preset, 0, torch.device("cpu"), 1, 2, progress=False)
+    method.fit(cases, ctx)
+    assert method.describe()["surrogate"]["updates"] == 2  # the cap: 2 rounds of 1 batch
+    for case in cases:
+        delta = method.perturb(case, ctx)
+        assert delta.shape == case.image.shape
+        assert np.abs(delta).max() <= 8 / 255 + 1e-7
+        # signed steps of eps/8 over the whole case, not one patch: every octant is swept
+        d, h, w = (n // 2 for n in case.label.shape)
+        for octant in itertools.product((slice(0, d), slice(d, None)),
+                                        (slice(0, h), slice(h, None)),
+                                        (slice(0, w), slice(w, None))):
+            assert np.count_nonzero(delta[(0, *octant)]) / delta[(0, *octant)].size > 0.5
+
+
 def test_cube_voxshield_does_not_mention_the_native_grid():
     method = registry.methods.get("voxshield")(4 / 255, get_preset("quick"))
     assert "Native grid" not in method.describe()["deviations"]
@@ -168,7 +206,7 @@ def test_a_native_run_records_its_grid_and_evaluates_whole_volumes(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--method", "em"], "method 'em' cannot protect cases at their own grid"),
+    (["--method", "tap"], "method 'tap' cannot protect cases at their own grid"),
     (["--method", "clean", "--dataset", "spheres"], "dataset 'spheres' has no native grid"),
 ])
 def test_what_cannot_work_at_the_native_grid_is_refused(tmp_path, args, message):
@@ -211,7 +249,7 @@ def test_protect_at_a_native_preset_writes_the_delta_made_on_the_file_s_grid(tmp
 
 @pytest.mark.parametrize(("preset", "method", "message"), [
     ("native-1mm", "random-roi", "protect makes each delta at the file's own grid"),
-    ("native-tiny", "em", "method 'em' cannot protect cases at their own grid"),
+    ("native-tiny", "voxshield-pgd", "method 'voxshield-pgd' cannot protect cases at their"),
 ])
 def test_protect_refuses_what_would_not_be_made_at_the_file_s_grid(tmp_path, preset, method,
                                                                     message):

@@ -9,7 +9,8 @@ writes a per-case store of deltas the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 from monai.transforms.utils import generate_pos_neg_label_crop_centers, map_binary_to_indices
+
+from uebench.kit.surrogates import batches
 
 Window = tuple[slice, slice, slice]
 
@@ -69,7 +72,7 @@ class Batch:
 
     x: torch.Tensor
     y: torch.Tensor
-    mask: torch.Tensor
+    mask: torch.Tensor | None
     cases: torch.Tensor
     windows: list[Window] | None = None
 
@@ -77,14 +80,31 @@ class Batch:
 class WholeVolumes:
     """The cube grid's training set: stacked ``[N, ...]`` tensors; a batch is whole volumes."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor) -> None:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor,
+                 masks: torch.Tensor | None = None) -> None:
         self.images, self.labels, self.masks = images, labels, masks
 
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
     def batch(self, cases: torch.Tensor) -> Batch:
-        return Batch(self.images[cases], self.labels[cases], self.masks[cases], cases)
+        mask = None if self.masks is None else self.masks[cases]
+        return Batch(self.images[cases], self.labels[cases], mask, cases)
+
+    def sweep(self, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
+        """Every volume once, in seeded random batches."""
+        for cases in batches(len(self), batch_size, generator):
+            yield self.batch(cases.to(self.device))
+
+    def ordered(self, batch_size: int) -> Iterator[Batch]:
+        """Every volume once, in order (no random draw)."""
+        for first in range(0, len(self), batch_size):
+            yield self.batch(torch.arange(first, min(first + batch_size, len(self)),
+                                          device=self.device))
 
     def zeros(self) -> torch.Tensor:
         """A per-case store of deltas, zero."""
@@ -103,20 +123,57 @@ class NativePatches:
     method trains on patches and its per-case store is read and written at their windows."""
 
     def __init__(self, images: list[torch.Tensor], labels: list[torch.Tensor],
-                 masks: list[torch.Tensor], size: int, seed: int) -> None:
+                 masks: list[torch.Tensor] | None, size: int, seed: int) -> None:
+        self.size = size
         self.images = [pad_to(x, size) for x in images]
         self.labels = [pad_to(y, size) for y in labels]
-        self.masks = [pad_to(m, size) for m in masks]
+        self.masks = None if masks is None else [pad_to(m, size) for m in masks]
         self.sampler = PatchSampler([y[0] for y in self.labels], size, seed)
 
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def device(self) -> torch.device:
+        return self.images[0].device
+
     def batch(self, cases: torch.Tensor) -> Batch:
+        """One seeded patch of each of ``cases``."""
         indices = cases.tolist()
-        windows = [self.sampler.window(c) for c in indices]
+        return self._at(cases, [self.sampler.window(c) for c in indices])
+
+    def _at(self, cases: torch.Tensor, windows: list[Window]) -> Batch:
+        indices = cases.tolist()
+        mask = None if self.masks is None else crop(self.masks, indices, windows)
         return Batch(crop(self.images, indices, windows), crop(self.labels, indices, windows),
-                     crop(self.masks, indices, windows), cases, windows)
+                     mask, cases, windows)
+
+    def tiles(self) -> list[tuple[int, Window]]:
+        """Windows of the patch edge that cover every voxel of every case (a regular grid of
+        starts, the last one flush with the volume's end)."""
+        found = []
+        for case, image in enumerate(self.images):
+            starts = [sorted({*range(0, n - self.size, self.size), n - self.size})
+                      for n in image.shape[-3:]]
+            found += [(case, tuple(slice(a, a + self.size) for a in corner))
+                      for corner in itertools.product(*starts)]
+        return found
+
+    def _tile_batch(self, tiles: list[tuple[int, Window]]) -> Batch:
+        cases = torch.tensor([case for case, _ in tiles])
+        return self._at(cases, [window for _, window in tiles])
+
+    def sweep(self, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
+        """Every voxel of every case at least once: the tiles in seeded random batches."""
+        tiles = self.tiles()
+        for order in batches(len(tiles), batch_size, generator):
+            yield self._tile_batch([tiles[i] for i in order.tolist()])
+
+    def ordered(self, batch_size: int) -> Iterator[Batch]:
+        """The tiles in order (no random draw)."""
+        tiles = self.tiles()
+        for first in range(0, len(tiles), batch_size):
+            yield self._tile_batch(tiles[first : first + batch_size])
 
     def zeros(self) -> list[torch.Tensor]:
         return [torch.zeros_like(x) for x in self.images]
