@@ -25,6 +25,7 @@ from torch import nn
 from uebench.contracts.core import Case, Preset, RunContext
 from uebench.contracts.registry import register_method
 from uebench.kit.adversarial import adversarial_delta, random_flip
+from uebench.kit.patches import WholeVolumes
 from uebench.kit.poisoning import Surrogate, pgd
 from uebench.methods.em import DEVIATIONS, ErrorMinimising
 
@@ -37,6 +38,7 @@ class RobustErrorMinimising(ErrorMinimising):
     deviations = (DEVIATIONS + "; REM: rho_a = adv_ratio * eps, EOT over random flips, inner "
                   "PGD held fixed during the noise step; quick: 2 inner steps, 1 EOT draw")
     conformance_params = {**ErrorMinimising.conformance_params, "adv_steps": 1}
+    supports_native = False  # its adversarial surrogate training takes stacked whole volumes
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:
@@ -54,15 +56,18 @@ class RobustErrorMinimising(ErrorMinimising):
         return adversarial_delta(model, loss_fn, x.detach(), y, self.adv_radius,
                                  self.params["adv_steps"], self.draws)
 
-    def _train_surrogate(self, surrogate: Surrogate, images: torch.Tensor, labels: torch.Tensor,
+    def _train_surrogate(self, surrogate: Surrogate, data: WholeVolumes,
                          generator: torch.Generator) -> torch.Tensor:
         def adversary(model, x, y):
             return (x + self._adversarial(model, surrogate.loss_fn, x, y)).clamp(0, 1)
 
-        return surrogate.train(images, labels, self.deltas, self.params["surrogate_batches"],
-                               self.params["batch_size"], generator, adversary)
+        return surrogate.train(data.images, data.labels, self.deltas,
+                               self.params["surrogate_batches"], self.params["batch_size"],
+                               generator, adversary)
 
-    def _sweep(self, model, loss_fn, x, y, idx, step):
+    def _sweep(self, model, loss_fn, batch, data, step):
+        x, y, idx = batch.x, batch.y, batch.cases
+
         def loss_of(noise):
             losses = []
             for _ in range(self.params["eot_samples"]):

@@ -113,6 +113,7 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
     both on the clean test split, and write a JSON record. With --train-data PROTECTED
     --test-data CLEAN, the protection is the released folder itself (pseudo-method
     `released`; --eps is the budget it is checked against)."""
+    from uebench.results.context import board_context
     from uebench.results.records import summary
     from uebench.runner.defense_chain import canonical_defense
     from uebench.runner.pipeline import Pipeline, RunSpec, resolve
@@ -143,6 +144,7 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
     except ValueError as error:
         raise InputError(str(error)) from None
     click.echo(summary(record))
+    click.echo("\n".join(board_context(record)))
     click.echo(f"\nrecord: {path}")
 
 
