@@ -154,6 +154,7 @@ def test_protect_volume(benchmark, spheres, tmp_path_factory):
     from uebench.custodian.export import export_decathlon
     from uebench.custodian.protect import _protect_case
     from uebench.datasets.decathlon import DecathlonFolder
+    from uebench.kit.patches import WholeVolumes
     from uebench.kit.surrogates import case_tensors
     from uebench.methods.voxshield import VoxShield, roi_mask
 
@@ -165,7 +166,8 @@ def test_protect_volume(benchmark, spheres, tmp_path_factory):
     method = VoxShield(epsilon, preset)
     ctx = RunContext(preset, 0, torch.device("cpu"), 1, folder.n_classes, progress=False)
     images, labels = case_tensors(cases[:1], ctx.device)
-    method._setup(images, roi_mask(labels, "hard"), ctx, torch.Generator().manual_seed(0))
+    method._setup(WholeVolumes(images, labels, roi_mask(labels, "hard")), ctx,
+                  torch.Generator().manual_seed(0))
     budget = method.budget(ctx)
     timed(benchmark, "protect", _protect_case, folder.entries[0], folder, method, budget, ctx,
           Path(root), out, epsilon)

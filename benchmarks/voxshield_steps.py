@@ -25,6 +25,7 @@ import torch
 from tabulate import tabulate
 
 from uebench.contracts.core import Preset, RunContext
+from uebench.kit.patches import WholeVolumes
 from uebench.kit.surrogates import Surrogate, autocast, frozen, parse_channels, surrogate_step
 from uebench.methods.voxshield import VoxShield, roi_mask, semantic_disruption, zdiv
 
@@ -38,6 +39,7 @@ class Bench:
     y: torch.Tensor
     mask: torch.Tensor
     idx: torch.Tensor
+    data: WholeVolumes  # the training set as ``fit`` holds it on the cube grid
     loss_fn: torch.nn.Module
     amp: bool
     delta: torch.Tensor  # a fixed stand-in for the generator's delta, for the loss terms alone
@@ -54,19 +56,20 @@ def make_bench(device: str = "cpu", size: int = 64, batch: int = 2, channels: in
     x = torch.rand(batch, channels, size, size, size, device=dev)
     y = torch.randint(0, n_classes, (batch, 1, size, size, size), device=dev)
     ctx = RunContext(p, 0, dev, channels, n_classes, progress=False)
-    method._setup(x, roi_mask(y, "hard"), ctx, torch.Generator().manual_seed(0))
+    data = WholeVolumes(x, y, roi_mask(y, "hard"))
+    method._setup(data, ctx, torch.Generator().manual_seed(0))
     surrogate = Surrogate(3, channels, n_classes,
                           parse_channels(method.params["surrogate_channels"]), 5e-4, dev,
                           act="RELU", amp=amp, channels_last=channels_last)
     return Bench(method, surrogate.model, surrogate.optimiser, x, y, roi_mask(y, "hard"),
-                 torch.arange(batch, device=dev), surrogate.loss_fn, amp,
+                 torch.arange(batch, device=dev), data, surrogate.loss_fn, amp,
                  0.01 * torch.randn_like(x))
 
 
 def n_step(b: Bench) -> None:
     """One N-step as ``fit`` runs it: surrogate frozen (eval, weights not trainable)."""
     with frozen(b.surrogate):
-        b.method._n_step(b.surrogate, b.loss_fn, b.x, b.y, b.mask, b.idx)
+        b.method._n_step(b.surrogate, b.loss_fn, b.data.batch(b.idx), b.data)
 
 
 def s_step(b: Bench) -> None:
