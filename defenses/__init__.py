@@ -16,4 +16,5 @@ BUILTIN_MODULES = (
     "augmentation",
     "ueraser",
     "adversarial",
+    "attacker",
 )

@@ -330,8 +330,9 @@ def test_pipeline_applies_data_defenses_and_hooks_training_ones(monkeypatch, tmp
 
     calls = []
 
-    def fake_train(model, images, labels, preset, seed, device, desc, progress, batch_loss):
-        calls.append({"images": images, "hook": batch_loss})
+    def fake_train(model, images, labels, preset, seed, device, desc, progress, batch_loss,
+                   validate):
+        calls.append({"images": images, "hook": batch_loss, "validate": validate})
         return {"losses": [0.0]}
 
     monkeypatch.setattr(uebench.runner.pipeline, "train_segmenter", fake_train)
@@ -342,6 +343,7 @@ def test_pipeline_applies_data_defenses_and_hooks_training_ones(monkeypatch, tmp
                        "protected_victim")
     plain, zlow, both = calls
     assert plain["hook"] is None and zlow["hook"] is None and both["hook"] is not None
+    assert all(call["validate"] is None for call in calls)  # no early stopping asked for
     assert not np.array_equal(plain["images"], zlow["images"])
     np.testing.assert_array_equal(zlow["images"], both["images"])  # gamma: training only
     x, y = tiny_batch()

@@ -87,6 +87,9 @@ def main() -> None:
                    "after ':' (gaussian:sigma=1.5); repeat or join with '+' to combine "
                    "(`--defense zlowpass --defense affine`): data defenses apply first, then "
                    "training-time ones (see `uebench list defenses`).")
+@click.option("--protected-fraction", "fraction", type=float, default=1.0, show_default=True,
+              help="Share of the training cases protected (the rest stay clean: the defense "
+                   "partial:fraction=F, combined with --defense).")
 @click.option("--epsilon", "--eps", type=EpsilonType(), default="4/255", show_default=True,
               help="L-inf budget; fractions such as 4/255 are accepted.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the method and victims.")
@@ -107,15 +110,15 @@ def main() -> None:
 @click.option("--test-data", default=None, metavar="SPEC",
               help="With --train-data: the clean folder it was made from (decathlon:CLEAN); "
                    "the clean-trained reference and the test split come from it.")
-def run(method, victim, dataset, defense, epsilon, seed, preset, device, params, out, quiet,
-        train_data, test_data):
+def run(method, victim, dataset, defense, fraction, epsilon, seed, preset, device, params, out,
+        quiet, train_data, test_data):
     """Protect the training split with METHOD, train VICTIM on it and on clean data, evaluate
     both on the clean test split, and write a JSON record. With --train-data PROTECTED
     --test-data CLEAN, the protection is the released folder itself (pseudo-method
     `released`; --eps is the budget it is checked against)."""
     from uebench.results.context import board_context
     from uebench.results.records import summary
-    from uebench.runner.defense_chain import canonical_defense
+    from uebench.runner.defense_chain import at_fractions, canonical_defense
     from uebench.runner.pipeline import Pipeline, RunSpec, resolve
     from uebench.runner.released import RELEASED
 
@@ -132,7 +135,8 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
         raise click.UsageError("Missing option '--method' (or --train-data/--test-data).")
     try:
         spec = RunSpec(method=method, victim=victim, dataset=dataset,
-                       defense=canonical_defense(defense),
+                       defense=canonical_defense(at_fractions(["+".join(defense) or "none"],
+                                                              [fraction])),
                        epsilon=epsilon, seed=seed, preset=preset,
                        method_params=parse_method_params(method, preset, params))
         resolve(spec)
@@ -162,6 +166,9 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
               metavar="NAME[:KEY=VALUE,...][+...]",
               help="Defense, repeatable: each value is one more column of the grid; '+' "
                    "combines defenses within one value (zlowpass+affine:prob=1.0).")
+@click.option("--protected-fraction", "fractions", type=float, multiple=True,
+              help="Share of the training cases protected, repeatable: each value is one more "
+                   "column per defense (partial:fraction=F; 1.0 = every case, the default).")
 @click.option("--preset", "presets", multiple=True,
               help="A registered preset (`uebench list presets`), repeatable: the grid runs "
                    "at each  [default: quick, unless --axis is given]")
@@ -197,7 +204,8 @@ def run(method, victim, dataset, defense, epsilon, seed, preset, device, params,
               help="Slurm: submitit parameter, repeatable (slurm_partition=gpu, "
                    "timeout_min=600, mem_gb=32).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def sweep(methods, victims, epsilons, seeds, dataset, defenses, presets, axes, device, out,
+def sweep(methods, victims, epsilons, seeds, dataset, defenses, fractions, presets, axes, device,
+          out,
           workers, threads, executor, address, gpus_per_task, slurm_folder, slurm_cluster,
           slurm_params, quiet):
     """Run the grid METHODS x VICTIMS x EPSILONS x SEEDS at each preset (--preset, then the
@@ -207,6 +215,7 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, presets, axes, d
 
     from uebench.grid.executors import ExecutorError, execute_ray, execute_slurm
     from uebench.grid.sweep import execute, pending, plan
+    from uebench.runner.defense_chain import at_fractions
     from uebench.runner.pipeline import resolve
     from uebench.runner.training import resolve_device
 
@@ -218,9 +227,10 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, presets, axes, d
         raise click.UsageError("--slurm-folder and --slurm-param are for --executor slurm")
     try:
         presets = sweep_presets(presets, axes)
+        columns = at_fractions(defenses, fractions)
         specs = [spec for preset in presets
                  for spec in plan(methods or registry.methods.names(), victims, epsilons,
-                                  seeds, dataset, preset, defenses)]
+                                  seeds, dataset, preset, columns)]
         for spec in specs:
             resolve(spec)
         if executor == "local":

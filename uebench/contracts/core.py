@@ -236,6 +236,14 @@ class Defense:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     kind: ClassVar[str] = "data"  # "data" | "training"
+    # a training-time defense that keeps the victim's weights of its best epoch on the clean
+    # validation split (the pipeline then validates after every epoch)
+    early_stopping: ClassVar[bool] = False
+
+    def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
+        """Training cases the attacker holds clean (unprotected) copies of: none by default; a
+        data defense modelling partial protection names a seeded share of them."""
+        return set()
 
     def apply(
         self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator

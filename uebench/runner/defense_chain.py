@@ -106,6 +106,24 @@ def canonical_defense(defenses: str | Iterable[str]) -> str:
     return SEPARATOR.join(defense_spec(cls, values) for cls, values in ordered)
 
 
+def at_fractions(defenses: Iterable[str], fractions: Iterable[float]) -> list[str]:
+    """Each defense column at each protected fraction (``--protected-fraction``): the column
+    combined with ``partial:fraction=F``, or the column itself at F = 1 (full protection)."""
+    fractions = list(fractions)
+    if not fractions:
+        return list(defenses)
+    columns = []
+    for defense in defenses:
+        for fraction in fractions:
+            if not 0.0 <= fraction <= 1.0:
+                raise ValueError(f"--protected-fraction must lie in [0, 1]; got {fraction:g}")
+            partial = f"partial:fraction={fraction:g}"
+            columns.append(defense if fraction == 1.0 else
+                           partial if canonical_defense(defense) == NONE
+                           else f"{defense}{SEPARATOR}{partial}")
+    return columns
+
+
 class TrainingDefense(Defense):
     """Base of the training-time defenses; ``start(seed)`` seeds their own generators."""
 
@@ -174,6 +192,15 @@ class DefenseChain:
     @property
     def hook(self):
         return self.batch_loss if self.training else None
+
+    def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
+        """The training cases any data defense keeps clean (``Defense.clean_cases``)."""
+        return set().union(*(d.clean_cases(case_ids, seed) for d in self.data))
+
+    @property
+    def early_stopping(self) -> bool:
+        """Whether a training-time defense keeps the best epoch on the validation split."""
+        return any(d.early_stopping for d in self.training)
 
 
 def defense_origins(spec: str) -> dict[str, dict[str, Any]]:

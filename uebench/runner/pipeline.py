@@ -225,26 +225,36 @@ class Pipeline:
             return {**cached, "from_cache": True}
         images, labels = [], []
         defense_rng = np.random.default_rng([spec.seed, 1])
+        under_defense = training_set["defense"] is not None
+        kept_clean = (r.defense.clean_cases([c.id for c in split.train], spec.seed)
+                      if under_defense else set())
         for case in split.train:
             image = case.image
-            if training_set["protection"] is not None:
+            if training_set["protection"] is not None and case.id not in kept_clean:
                 image = budget.release(image, protection["deltas"][case.id], case.id)
             label = case.label
-            if training_set["defense"] is not None:  # the data defenses, in order
+            if under_defense:  # the data defenses, in order
                 image, label = r.defense.apply(image, label, defense_rng)
             images.append(image)
             labels.append(label)
         started = time.perf_counter()
         role = "clean" if training_set == {"protection": None, "defense": None} else "protected"
-        hook = r.defense.hook if training_set["defense"] is not None else None
+        hook = r.defense.hook if under_defense else None
         if hook is not None:  # the training-time defenses, seeded by the run
             r.defense.start(spec.seed)
         if not r.preset.native:  # whole volumes of one shape
             images, labels = np.stack(images), np.stack(labels)
+        validate = None
+        if under_defense and r.defense.early_stopping:  # the attacker's clean validation split
+            def validate(m):
+                score = evaluate(m, split.val, r.dataset, r.preset, self.device)["dsc_fg_mean"]
+                return -1.0 if score is None else score
         training = train_segmenter(model, images, labels, r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
-                                   progress=self.progress, batch_loss=hook)
+                                   progress=self.progress, batch_loss=hook, validate=validate)
         evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device)
+        if kept_clean and training_set["protection"] is not None:
+            training["kept_clean"] = sorted(kept_clean)  # the record names them
         result = {"training": training, "evaluation": evaluation, "training_set": training_set,
                   "wall_seconds": time.perf_counter() - started}
         self.cache.put_json("victim", key, result)

@@ -3,6 +3,7 @@ random patches of cases at their own grid (the native grid)."""
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -113,6 +114,7 @@ def train_segmenter(
     desc: str = "training",
     progress: bool = True,
     batch_loss: BatchLossHook | None = None,
+    validate: Callable[[nn.Module], float] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` with DiceCE and Adam for ``preset.epochs``; returns losses and seconds
     per epoch. On the cube grid ``images [N, C, D, H, W]`` / ``labels [N, D, H, W]`` are whole
@@ -122,7 +124,11 @@ def train_segmenter(
     ``batch_loss`` (a training-time defense, ``Defense.batch_loss``): each step minimises
     ``batch_loss(model, x, y, loss_fn)`` instead of ``loss_fn(model, x, y)``, the DiceCE of
     ``model(x)``, on the batch after the intensity augmentation; without it (the default)
-    training is exactly the defense-free training."""
+    training is exactly the defense-free training.
+
+    ``validate`` (early stopping): called with the model after every epoch; the model ends
+    with the weights of the epoch it scored highest (the first of ties), and the result adds
+    ``val_dsc`` (per epoch) and ``best_epoch`` (1-based)."""
     seed_everything(seed)
     model.to(device).train()
     loss_fn = dice_ce_loss()
@@ -130,7 +136,7 @@ def train_segmenter(
     augment = intensity_augmentation(seed)
     order_rng = np.random.default_rng(seed)
     sampler = patch_sampler(preset, seed) if preset.native else None
-    losses, epoch_seconds, voxels = [], [], 0
+    losses, epoch_seconds, voxels, scores, best = [], [], 0, [], None
     bar = tqdm(range(preset.epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         start, total, seen, voxels = time.perf_counter(), 0.0, 0, 0
@@ -153,5 +159,14 @@ def train_segmenter(
         losses.append(total / seen)
         epoch_seconds.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    return {"losses": losses, "seconds_per_epoch": float(np.mean(epoch_seconds)),
-            "voxels_per_second": float(voxels / np.mean(epoch_seconds))}
+        if validate is not None:
+            scores.append(float(validate(model)))
+            model.train()
+            if best is None or scores[-1] > max(scores[:-1]):
+                best = copy.deepcopy(model.state_dict())
+    result = {"losses": losses, "seconds_per_epoch": float(np.mean(epoch_seconds)),
+              "voxels_per_second": float(voxels / np.mean(epoch_seconds))}
+    if validate is not None:
+        model.load_state_dict(best)
+        result.update(val_dsc=scores, best_epoch=int(np.argmax(scores)) + 1)
+    return result

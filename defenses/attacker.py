@@ -1,0 +1,43 @@
+"""The attacker's own pipeline as defenses: what a real attacker does that the harness's
+default victim does not. ``partial``: only a seeded share of the training cases is protected
+(an attacker pooling the release with data of their own; APBench's poison-ratio axis);
+``early-stop``: the victim keeps the weights of its best epoch on a small clean validation set
+it holds (the run's val split), which undoes many poisons (arXiv 2204.08615)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from uebench.contracts.core import Defense
+from uebench.contracts.registry import register_defense
+from uebench.runner.defense_chain import TrainingDefense
+
+
+@register_defense("partial")
+class PartialProtection(Defense):
+    summary = "only a seeded share (fraction, default 0.5) of the training cases is protected"
+
+    def __init__(self, fraction: float = 0.5) -> None:
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"partial: fraction must lie in [0, 1]; got {fraction}")
+        self.fraction = fraction
+
+    def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
+        """The round((1 - fraction) * N) cases kept clean, drawn with the run's seed from the
+        sorted ids (so the same cases whatever order they come in)."""
+        ids = sorted(case_ids)
+        keep = round((1.0 - self.fraction) * len(ids))
+        chosen = np.random.default_rng([seed, 3]).choice(len(ids), size=keep, replace=False)
+        return {ids[i] for i in chosen}
+
+    def apply(self, image, label, rng):
+        return image, label
+
+
+@register_defense("early-stop")
+class EarlyStopping(TrainingDefense):
+    summary = "keep the epoch with the best foreground DSC on the clean validation split"
+    early_stopping = True
+
+    def batch_loss(self, model, x, y, loss_fn):
+        return loss_fn(model, x, y)

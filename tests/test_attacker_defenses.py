@@ -1,0 +1,67 @@
+"""The attacker's pipeline as defenses: partial protection keeps a seeded share of the
+training cases clean, early stopping keeps the best epoch on the clean validation split; both
+are defenses (combinable, in the cache key) and each run's record says what it did."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from uebench.contracts import registry
+from uebench.runner.defense_chain import DefenseChain, at_fractions, canonical_defense
+from uebench.runner.pipeline import Pipeline, RunSpec
+from uebench.runner.training import train_segmenter
+
+
+def test_partial_keeps_a_seeded_share_clean_whatever_the_order():
+    partial = registry.defenses.get("partial")(fraction=0.2)
+    ids = [f"case-{i}" for i in range(10)]
+    kept = partial.clean_cases(ids, seed=3)
+    assert len(kept) == 8 and kept <= set(ids)
+    assert partial.clean_cases(list(reversed(ids)), seed=3) == kept
+    assert partial.clean_cases(ids, seed=4) != kept
+    assert registry.defenses.get("partial")(fraction=1.0).clean_cases(ids, 0) == set()
+    with pytest.raises(ValueError, match=r"fraction must lie in \[0, 1\]"):
+        registry.defenses.get("partial")(fraction=1.5)
+
+
+def test_protected_fractions_are_columns_of_each_defense():
+    assert at_fractions(["none", "gaussian"], [0.2, 1.0]) == [
+        "partial:fraction=0.2", "none", "gaussian+partial:fraction=0.2", "gaussian"]
+    assert canonical_defense("partial:fraction=0.5") == "partial"  # the default
+    assert DefenseChain("partial:fraction=0.2+early-stop").early_stopping
+    assert not DefenseChain("partial:fraction=0.2").early_stopping
+
+
+def test_early_stopping_keeps_the_best_epoch_s_weights():
+    preset = registry.presets.get("tiny")
+    images = np.random.default_rng(0).random((2, 1, 8, 8, 8), dtype=np.float32)
+    labels = (images[:, 0] > 0.5).astype(np.uint8)
+    for scores, best in (([0.2, 0.9], 2), ([0.9, 0.2], 1)):
+        torch.manual_seed(0)
+        model = torch.nn.Conv3d(1, 2, 1)
+        seen = []
+
+        def validate(m, scores=scores, seen=seen):
+            seen.append({k: v.clone() for k, v in m.state_dict().items()})
+            return scores[len(seen) - 1]
+
+        out = train_segmenter(model, images, labels, preset, 0, torch.device("cpu"),
+                              progress=False, validate=validate)
+        assert out["val_dsc"] == scores and out["best_epoch"] == best
+        for name, value in model.state_dict().items():
+            torch.testing.assert_close(value, seen[best - 1][name])
+        assert not torch.equal(seen[0]["weight"], seen[1]["weight"])  # epochs differ
+
+
+@pytest.mark.slow
+def test_a_run_under_partial_protection_and_early_stopping_records_both(tmp_path):
+    spec = RunSpec(method="random-roi", victim="unet", dataset="spheres", preset="tiny",
+                   epsilon=8 / 255, defense="partial:fraction=0.2+early-stop")
+    record, _ = Pipeline(tmp_path / "run", device="cpu", progress=False).run(spec)
+    trained = record["throughput"]["victim_training"]["protected"]
+    assert len(trained["kept_clean"]) == round(0.8 * record["dataset"]["split"]["train"])
+    assert len(trained["val_dsc"]) == registry.presets.get("tiny").epochs
+    assert 1 <= trained["best_epoch"] <= len(trained["val_dsc"])
+    assert "kept_clean" not in record["throughput"]["victim_training"]["clean"]
