@@ -2,7 +2,10 @@
 default victim does not. ``partial``: only a seeded share of the training cases is protected
 (an attacker pooling the release with data of their own; APBench's poison-ratio axis);
 ``early-stop``: the victim keeps the weights of its best epoch on a small clean validation set
-it holds (the run's val split), which undoes many poisons (arXiv 2204.08615)."""
+it holds (the run's val split), which undoes many poisons (arXiv 2204.08615); ``pretrained``:
+the victim starts from weights trained on a disjoint clean cohort (the generated dataset with
+another data seed, cached like any stage) and fine-tunes on the protected data, reported to
+nullify existing UEs (arXiv 2603.04731)."""
 
 from __future__ import annotations
 
@@ -38,6 +41,19 @@ class PartialProtection(Defense):
 class EarlyStopping(TrainingDefense):
     summary = "keep the epoch with the best foreground DSC on the clean validation split"
     early_stopping = True
+
+    def batch_loss(self, model, x, y, loss_fn):
+        return loss_fn(model, x, y)
+
+
+@register_defense("pretrained")
+class Pretrained(TrainingDefense):
+    summary = "start from weights trained on a disjoint clean cohort (data seed 1), fine-tune"
+
+    def __init__(self, cohort: int = 1) -> None:
+        if cohort == 0:
+            raise ValueError("pretrained: cohort 0 is the run's own data; use another seed")
+        self.pretrain_cohort = cohort
 
     def batch_loss(self, model, x, y, loss_fn):
         return loss_fn(model, x, y)

@@ -1,6 +1,7 @@
 """The attacker's pipeline as defenses: partial protection keeps a seeded share of the
-training cases clean, early stopping keeps the best epoch on the clean validation split; both
-are defenses (combinable, in the cache key) and each run's record says what it did."""
+training cases clean, early stopping keeps the best epoch on the clean validation split, and
+pretraining starts the victim from weights trained on a disjoint clean cohort; all are
+defenses (combinable, in the cache key) and each run's record says what it did."""
 
 from __future__ import annotations
 
@@ -65,3 +66,40 @@ def test_a_run_under_partial_protection_and_early_stopping_records_both(tmp_path
     assert len(trained["val_dsc"]) == registry.presets.get("tiny").epochs
     assert 1 <= trained["best_epoch"] <= len(trained["val_dsc"])
     assert "kept_clean" not in record["throughput"]["victim_training"]["clean"]
+
+
+@pytest.mark.slow
+def test_pretraining_uses_another_cohort_and_is_cached(tmp_path, monkeypatch):
+    import uebench.runner.pipeline as pipeline_module
+
+    trained_on = []
+    real = pipeline_module.train_segmenter
+
+    def spy(model, images, labels, *args, **kwargs):
+        trained_on.append(np.asarray(images).sum())
+        return real(model, images, labels, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "train_segmenter", spy)
+    pipeline = Pipeline(tmp_path / "run", device="cpu", progress=False)
+    spec = RunSpec(method="random", victim="unet", dataset="spheres", preset="tiny",
+                   epsilon=8 / 255, defense="pretrained")
+    record, _ = pipeline.run(spec)
+    assert record["throughput"]["victim_training"]["protected"]["pretrained_on_cohort"] == 1
+    assert len(trained_on) == 3  # clean victim, the cohort's pretraining, the fine-tuning
+    assert trained_on[1] != trained_on[0]  # another cohort of subjects
+    assert len(list((tmp_path / "run" / "cache" / "pretrained").glob("*.npz"))) == 1
+    pipeline.run(RunSpec(method="clean", victim="unet", dataset="spheres", preset="tiny",
+                         defense="pretrained"))
+    assert len(trained_on) == 4  # only the fine-tuning: the pretrained weights were cached
+    with pytest.raises(ValueError, match="cohort 0 is the run's own data"):
+        DefenseChain("pretrained:cohort=0")
+
+
+def test_pretraining_refuses_a_local_folder(tmp_path):
+    from tests.decathlon_folders import msd_folder
+    from uebench.runner.pipeline import resolve
+
+    folder = msd_folder(tmp_path / "toy", n=3)
+    with pytest.raises(ValueError, match="'pretrained' needs a generated dataset"):
+        resolve(RunSpec(method="random", victim="unet", dataset=f"decathlon:{folder}",
+                        preset="tiny", defense="pretrained"))

@@ -239,6 +239,9 @@ class Defense:
     # a training-time defense that keeps the victim's weights of its best epoch on the clean
     # validation split (the pipeline then validates after every epoch)
     early_stopping: ClassVar[bool] = False
+    # a training-time defense that starts the victim from weights trained on a disjoint clean
+    # cohort of the dataset (generated with this data seed), then fine-tunes: None = no
+    pretrain_cohort: int | None = None
 
     def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
         """Training cases the attacker holds clean (unprotected) copies of: none by default; a

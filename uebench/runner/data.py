@@ -28,17 +28,17 @@ def resolve_dataset(spec: str) -> Dataset:
         raise ValueError(f"dataset {name!r} needs an argument: {name}:ARGUMENT") from None
 
 
-def fingerprint(dataset: Dataset, preset: Preset) -> str:
+def fingerprint(dataset: Dataset, preset: Preset, seed: int = DATA_SEED) -> str:
     """Identifies the cases a dataset yields under a preset: part of every cache key. The
     native grid names itself (and its target spacing) instead of the cube's edge; a cube
     preset's fingerprint is what it always was."""
     if preset.native:
         return stable_hash({"dataset": dataset.identity(), "grid": "native",
                             "spacing": preset.target_spacing, "n": preset.n_cases,
-                            "seed": DATA_SEED})
+                            "seed": seed})
     return stable_hash(
         {"dataset": dataset.identity(), "size": preset.volume_size, "n": preset.n_cases,
-         "seed": DATA_SEED}
+         "seed": seed}
     )
 
 
@@ -78,13 +78,15 @@ def split_cases(cases: list[Case], sizes: tuple[int, int, int] | None = None,
                  shuffled[n_train + n_val : n_train + n_val + n_test])
 
 
-def load_cases(dataset: Dataset, preset: Preset, cache: StageCache) -> list[Case]:
-    """The dataset's cases under ``preset``, generated on first use and cached as ``.npz``."""
-    key = fingerprint(dataset, preset)
+def load_cases(dataset: Dataset, preset: Preset, cache: StageCache,
+               seed: int = DATA_SEED) -> list[Case]:
+    """The dataset's cases under ``preset``, generated on first use and cached as ``.npz``;
+    another ``seed`` is another cohort of a generated dataset (the ``pretrained`` defense's)."""
+    key = fingerprint(dataset, preset, seed)
     stored = cache.get_arrays("datasets", key)
     if stored is not None:
         return _unpack(stored)
-    cases = dataset.build(preset, DATA_SEED)
+    cases = dataset.build(preset, seed)
     cache.put_arrays("datasets", key, _pack(cases))
     return cases
 

@@ -198,6 +198,12 @@ class DefenseChain:
         return set().union(*(d.clean_cases(case_ids, seed) for d in self.data))
 
     @property
+    def pretrain_cohort(self) -> int | None:
+        """The data seed of the clean cohort a training-time defense pretrains the victim on."""
+        cohorts = [d.pretrain_cohort for d in self.training if d.pretrain_cohort is not None]
+        return cohorts[0] if cohorts else None
+
+    @property
     def early_stopping(self) -> bool:
         """Whether a training-time defense keeps the best epoch on the validation split."""
         return any(d.early_stopping for d in self.training)

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from uebench.contracts import registry
 from uebench.contracts.budget import Budget, check_epsilon
 from uebench.contracts.core import Case, Dataset, Method, Preset, RunContext
+from uebench.contracts.folders import NiftiFolder
 from uebench.contracts.presets import get_preset
 from uebench.results import records
 from uebench.runner import calibration
@@ -76,6 +77,9 @@ def resolve(spec: RunSpec) -> Resolved:
     victim.check_size(preset.volume_size)
     if preset.native:
         _check_native(spec, dataset, method_cls)
+    if defense.pretrain_cohort is not None and isinstance(dataset, NiftiFolder):
+        raise ValueError(f"defense 'pretrained' needs a generated dataset (another cohort of "
+                         f"subjects); {spec.dataset!r} is a local folder")
     method = method_cls(spec.epsilon, preset, **spec.method_params)  # checked by Method
     return Resolved(dataset, preset, method, victim, defense)
 
@@ -244,6 +248,9 @@ class Pipeline:
             r.defense.start(spec.seed)
         if not r.preset.native:  # whole volumes of one shape
             images, labels = np.stack(images), np.stack(labels)
+        cohort = r.defense.pretrain_cohort if under_defense else None
+        if cohort is not None:  # start from weights trained on a disjoint clean cohort
+            model.load_state_dict(self._pretrained(r, spec, cohort, in_channels))
         validate = None
         if under_defense and r.defense.early_stopping:  # the attacker's clean validation split
             def validate(m):
@@ -255,10 +262,38 @@ class Pipeline:
         evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device)
         if kept_clean and training_set["protection"] is not None:
             training["kept_clean"] = sorted(kept_clean)  # the record names them
+        if cohort is not None:
+            training["pretrained_on_cohort"] = cohort
         result = {"training": training, "evaluation": evaluation, "training_set": training_set,
                   "wall_seconds": time.perf_counter() - started}
         self.cache.put_json("victim", key, result)
         return result
+
+
+    def _pretrained(self, r: Resolved, spec: RunSpec, cohort: int,
+                    in_channels: int) -> dict[str, torch.Tensor]:
+        """The victim's weights after the preset's schedule on the clean training split of the
+        dataset's cohort ``cohort`` (another data seed: other subjects), from the run seed's
+        initial weights; cached like any stage. Only generated datasets have other cohorts
+        (``resolve`` refuses a folder)."""
+        seed_everything(spec.seed)
+        model = r.victim.build(in_channels, r.dataset.n_classes, r.preset)
+        cohort_fp = fingerprint(r.dataset, r.preset, cohort)
+        key = victim_key(cohort_fp, spec.victim, model, r.preset, spec.seed,
+                         {"protection": None, "defense": None})
+        stored = self.cache.get_arrays("pretrained", key)
+        if stored is None:
+            train = preset_split(load_cases(r.dataset, r.preset, self.data_cache, cohort),
+                                 r.preset).train
+            images, labels = [c.image for c in train], [c.label for c in train]
+            if not r.preset.native:
+                images, labels = np.stack(images), np.stack(labels)
+            train_segmenter(model, images, labels, r.preset, spec.seed, self.device,
+                            desc=f"{spec.victim} (pretraining, cohort {cohort})",
+                            progress=self.progress)
+            stored = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+            self.cache.put_arrays("pretrained", key, stored)
+        return {k: torch.from_numpy(np.asarray(v)) for k, v in stored.items()}
 
 
 def _changes(protection: dict[str, Any]) -> bool:
