@@ -5,7 +5,10 @@ default victim does not. ``partial``: only a seeded share of the training cases 
 it holds (the run's val split), which undoes many poisons (arXiv 2204.08615); ``pretrained``:
 the victim starts from weights trained on a disjoint clean cohort (the generated dataset with
 another data seed, cached like any stage) and fine-tunes on the protected data, reported to
-nullify existing UEs (arXiv 2603.04731)."""
+nullify existing UEs (arXiv 2603.04731); ``regrid``: the attacker works at another grid than
+the one protected (every training case and, for the prediction, every test image resampled by
+``factor`` per axis, trilinear; predictions scored back at the test case's own grid), the
+realistic case of a different preprocessing."""
 
 from __future__ import annotations
 
@@ -35,6 +38,19 @@ class PartialProtection(Defense):
 
     def apply(self, image, label, rng):
         return image, label
+
+
+@register_defense("regrid")
+class Regrid(Defense):
+    summary = "the attacker trains and predicts at factor x the protection grid (0.75 default)"
+
+    def __init__(self, factor: float = 0.75) -> None:
+        if factor <= 0:
+            raise ValueError(f"regrid: factor must be > 0; got {factor}")
+        self.grid_factor = factor
+
+    def apply(self, image, label, rng):
+        return image, label  # the pipeline resamples (it knows the victim's size rule)
 
 
 @register_defense("early-stop")

@@ -1,6 +1,7 @@
 """The attacker's pipeline as defenses: partial protection keeps a seeded share of the
 training cases clean, early stopping keeps the best epoch on the clean validation split, and
-pretraining starts the victim from weights trained on a disjoint clean cohort; all are
+pretraining starts the victim from weights trained on a disjoint clean cohort, and regrid
+trains and predicts at another grid than the protected one; all are
 defenses (combinable, in the cache key) and each run's record says what it did."""
 
 from __future__ import annotations
@@ -103,3 +104,38 @@ def test_pretraining_refuses_a_local_folder(tmp_path):
     with pytest.raises(ValueError, match="'pretrained' needs a generated dataset"):
         resolve(RunSpec(method="random", victim="unet", dataset=f"decathlon:{folder}",
                         preset="tiny", defense="pretrained"))
+
+
+@pytest.mark.slow
+def test_regrid_trains_and_predicts_at_the_attacker_s_grid(tmp_path, monkeypatch):
+    import uebench.runner.pipeline as pipeline_module
+
+    shapes = []
+    real = pipeline_module.train_segmenter
+
+    def spy(model, images, labels, *args, **kwargs):
+        shapes.append(np.asarray(images).shape[2:])
+        return real(model, images, labels, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "train_segmenter", spy)
+    record, _ = Pipeline(tmp_path / "run", device="cpu", progress=False).run(
+        RunSpec(method="random", victim="unet", dataset="spheres", preset="tiny",
+                epsilon=8 / 255, defense="regrid:factor=1.5"))
+    assert shapes == [(32, 32, 32), (48, 48, 48)]  # clean victim as is; the attacker at 1.5x
+    protected = record["efficacy"]["protected_trained"]
+    assert protected["n_cases"] == record["dataset"]["split"]["test"]  # scored per test case
+    assert protected["dsc_fg_mean"] is not None
+
+
+def test_regrid_shapes_follow_the_victim_s_size_rule():
+    from uebench.runner.evaluation import regrid_shape, resample
+
+    assert regrid_shape((64, 64, 64), 0.75, 16) == (48, 48, 48)
+    assert regrid_shape((64, 64, 64), 1.5, 16) == (96, 96, 96)
+    assert regrid_shape((95, 117, 99), 0.75) == (71, 88, 74)
+    label = np.zeros((1, 8, 8, 8), np.float32)
+    label[0, 2:6, 2:6, 2:6] = 2
+    back = resample(resample(label, (16, 16, 16), "nearest"), (8, 8, 8), "nearest")
+    np.testing.assert_array_equal(back, label)  # nearest up and back keeps the labels
+    with pytest.raises(ValueError, match="factor must be > 0"):
+        DefenseChain("regrid:factor=0.0")

@@ -242,6 +242,9 @@ class Defense:
     # a training-time defense that starts the victim from weights trained on a disjoint clean
     # cohort of the dataset (generated with this data seed), then fine-tunes: None = no
     pretrain_cohort: int | None = None
+    # a data defense for an attacker who works at another grid: training cases resampled by
+    # this factor per axis, test images too for the prediction (scored back at their grid)
+    grid_factor: float | None = None
 
     def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
         """Training cases the attacker holds clean (unprotected) copies of: none by default; a

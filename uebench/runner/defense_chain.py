@@ -198,6 +198,12 @@ class DefenseChain:
         return set().union(*(d.clean_cases(case_ids, seed) for d in self.data))
 
     @property
+    def grid_factor(self) -> float | None:
+        """The factor a data defense regrids the attacker's data by (``Defense.grid_factor``)."""
+        factors = [d.grid_factor for d in self.data if d.grid_factor is not None]
+        return factors[0] if factors else None
+
+    @property
     def pretrain_cohort(self) -> int | None:
         """The data seed of the clean cohort a training-time defense pretrains the victim on."""
         cohorts = [d.pretrain_cohort for d in self.training if d.pretrain_cohort is not None]

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 from monai.metrics import DiceMetric, HausdorffDistanceMetric, SurfaceDiceMetric
+from monai.transforms import Resize
 from torch import nn
 
 from uebench.contracts.core import Case, Dataset, Preset
@@ -30,15 +31,33 @@ NSD_TOLERANCE_MM = 1.0  # surface Dice tolerance, the same for every class and r
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, image: np.ndarray, preset: Preset, device: torch.device
+    model: nn.Module, image: np.ndarray, preset: Preset, device: torch.device,
+    window: int | None = None,
 ) -> np.ndarray:
-    """Label map ``[D, H, W]`` by sliding-window inference with the preset's cube as window.
+    """Label map ``[D, H, W]`` by sliding-window inference with the preset's cube (or the
+    patch edge) as window, or ``window`` (a regridded cube: the victim's own training size).
     The class is ``max(1).indices`` (the first maximal class, as ``argmax``, which is an order
     of magnitude slower over the channel axis on CPU)."""
     model.eval()
     x = torch.from_numpy(image[None]).to(device)
-    logits = sliding_window_inference(x, (preset.volume_size,) * 3, 1, model, overlap=0.25)
+    size = window or preset.volume_size
+    logits = sliding_window_inference(x, (size,) * 3, 1, model, overlap=0.25)
     return logits.max(1).indices[0].cpu().numpy().astype(np.uint8)
+
+
+def regrid_shape(shape: tuple[int, ...], factor: float, multiple: int = 1) -> tuple[int, ...]:
+    """``shape`` scaled by ``factor``, each edge rounded to a multiple of ``multiple`` (a cube
+    victim's size rule) and at least one multiple."""
+    return tuple(max(multiple, int(round(n * factor / multiple)) * multiple) for n in shape)
+
+
+def resample(volume: np.ndarray, shape: tuple[int, ...], mode: str) -> np.ndarray:
+    """``volume [C, D, H, W]`` on the grid ``shape`` (MONAI ``Resize``: ``trilinear`` for
+    images, ``nearest`` for labels)."""
+    if tuple(volume.shape[1:]) == tuple(shape):
+        return volume.astype(np.float32)
+    out = Resize(tuple(shape), mode=mode)(torch.as_tensor(volume, dtype=torch.float32))
+    return np.asarray(out, dtype=np.float32)
 
 
 def _one_hot(masks: list[np.ndarray]) -> torch.Tensor:
@@ -89,15 +108,27 @@ def surface_dice(
 
 
 def evaluate(
-    model: nn.Module, cases: list[Case], dataset: Dataset, preset: Preset, device: torch.device
+    model: nn.Module, cases: list[Case], dataset: Dataset, preset: Preset, device: torch.device,
+    grid: tuple[float, int] | None = None,
 ) -> dict[str, Any]:
-    """Per-class and per-region DSC, HD95 and NSD over ``cases``, per case and aggregated."""
+    """Per-class and per-region DSC, HD95 and NSD over ``cases``, per case and aggregated.
+    ``grid`` (an attacker who works at another grid, the ``regrid`` defense): ``(factor,
+    multiple)``: each image is resampled to that grid for the prediction, and the prediction
+    back to the case's own grid (nearest) to be scored there."""
     classes = [(k,) for k in range(1, dataset.n_classes)]
     region_names = list(dataset.regions)
     groups = classes + [dataset.regions[r] for r in region_names]
     per_case, dice_rows, hd_rows, nsd_rows = [], [], [], []
     for case in cases:
-        prediction = predict(model, case.image, preset, device)
+        if grid is None:
+            prediction = predict(model, case.image, preset, device)
+        else:
+            shape = regrid_shape(case.label.shape, *grid)
+            image = resample(case.image, shape, "trilinear")
+            prediction = predict(model, image, preset, device,
+                                 None if preset.native else max(shape))
+            prediction = np.rint(resample(prediction[None], case.label.shape, "nearest")[0])
+            prediction = prediction.astype(np.uint8)
         dice, hd = overlap_scores(prediction, case.label, groups, case.spacing)
         nsd = surface_dice(prediction, case.label, groups, case.spacing)
         dice_rows.append(dice)

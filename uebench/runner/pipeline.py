@@ -29,7 +29,7 @@ from uebench.runner import calibration
 from uebench.runner.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
 from uebench.runner.defense_chain import NONE, DefenseChain, defense_origins
 from uebench.runner.environment import environment
-from uebench.runner.evaluation import evaluate
+from uebench.runner.evaluation import evaluate, regrid_shape, resample
 from uebench.runner.fidelity import fidelity, mean_fidelity
 from uebench.runner.released import RELEASED, ReleasedFolder
 from uebench.runner.stages import STAGES, protection_key, victim_key
@@ -232,6 +232,10 @@ class Pipeline:
         under_defense = training_set["defense"] is not None
         kept_clean = (r.defense.clean_cases([c.id for c in split.train], spec.seed)
                       if under_defense else set())
+        factor = r.defense.grid_factor if under_defense else None
+        # (factor, the edge multiple the victim needs on a cube; any shape on the native grid)
+        grid = None if factor is None else (factor,
+                                            1 if r.preset.native else r.victim.size_multiple)
         for case in split.train:
             image = case.image
             if training_set["protection"] is not None and case.id not in kept_clean:
@@ -239,6 +243,10 @@ class Pipeline:
             label = case.label
             if under_defense:  # the data defenses, in order
                 image, label = r.defense.apply(image, label, defense_rng)
+            if grid is not None:  # the attacker's own grid
+                shape = regrid_shape(label.shape, *grid)
+                image = resample(image, shape, "trilinear")
+                label = np.rint(resample(label[None], shape, "nearest")[0]).astype(np.uint8)
             images.append(image)
             labels.append(label)
         started = time.perf_counter()
@@ -254,12 +262,13 @@ class Pipeline:
         validate = None
         if under_defense and r.defense.early_stopping:  # the attacker's clean validation split
             def validate(m):
-                score = evaluate(m, split.val, r.dataset, r.preset, self.device)["dsc_fg_mean"]
+                score = evaluate(m, split.val, r.dataset, r.preset, self.device,
+                                 grid)["dsc_fg_mean"]
                 return -1.0 if score is None else score
         training = train_segmenter(model, images, labels, r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
                                    progress=self.progress, batch_loss=hook, validate=validate)
-        evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device)
+        evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device, grid)
         if kept_clean and training_set["protection"] is not None:
             training["kept_clean"] = sorted(kept_clean)  # the record names them
         if cohort is not None:
