@@ -38,9 +38,13 @@ ALL_METHODS = ("clean", "random", "random-roi", "voxshield", "voxshield-pgd", "e
                "em-classwise", "tap", "slicewise", "slicewise-tap", "lsp", "ar", "rem", "ops")
 DEFENSES = ("gaussian", "median", "zlowpass", "slice-shuffle", "lowres", "quantize", "jpeg",
             "gamma", "affine", "affine-elastic", "ueraser", "adv-train")
+# the attacker's own pipeline (defenses/attacker.py), and the partial-protection curve
+ATTACKER = ("early-stop", "pretrained", "regrid", "regrid:factor=1.5")
+PARTIAL = ("partial:fraction=0.2", "partial", "partial:fraction=0.8")
 
 # (methods, victims, budgets in /255, seeds, defenses): issue 9's curves, its seeds and other
-# victims, then issue 10's defense board at the budget where methods work on CPU (32/255).
+# victims, then issue 10's defense board at the budget where methods work on CPU (32/255),
+# then the attacker's pipeline and partial protection (issue 17) at the same cells.
 GRIDS = (
     (ALL_METHODS, ("unet",), (4, 8, 16, 32), (0,), ("none",)),
     (("clean", "random", "random-roi", "voxshield", "em"), ("unet",), (4, 32), (1, 2),
@@ -48,6 +52,8 @@ GRIDS = (
     (("clean", "random", "random-roi", "voxshield"), ("swinunetr", "unet2d"), (4, 32),
      (0, 1, 2), ("none",)),
     (("clean", "random-roi", "voxshield", "em"), ("unet",), (32,), (0, 1, 2), DEFENSES),
+    (("clean", "random-roi", "voxshield", "em"), ("unet",), (32,), (0, 1, 2),
+     ATTACKER + PARTIAL),
 )
 
 
