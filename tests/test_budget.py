@@ -68,3 +68,20 @@ def test_an_l0_budget_outside_0_1_is_refused(fraction):
 
     with pytest.raises(ValueError, match=r"fraction of the voxels, in \(0, 1\]"):
         L0Budget(fraction)
+
+
+def test_a_budget_with_slack_admits_it_and_stores_within_epsilon():
+    from uebench.contracts.budget import LinfBudget
+
+    image = np.full((1, 2, 2, 2), 0.5, np.float32)
+    eps = 32 / 255
+    delta = np.full_like(image, eps * 1.0005)
+    with pytest.raises(BudgetViolation, match="exceeds the budget"):
+        LinfBudget(eps).store(image, delta, "plain")
+    budget = LinfBudget(eps, slack=eps * 1e-3)
+    released = budget.release(image, budget.store(image, delta, "slack"), "slack")
+    assert np.abs(released - image).max() <= eps + 1e-6  # clipped to eps when stored
+    assert budget.describe()["slack"] == pytest.approx(eps * 1e-3)
+    assert "slack" not in LinfBudget(eps).describe()
+    with pytest.raises(BudgetViolation):
+        budget.store(image, np.full_like(image, eps * 1.002), "beyond")

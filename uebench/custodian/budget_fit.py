@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from uebench.contracts.budget import RELEASE_TOLERANCE
 from uebench.contracts.folders import IntensityMap, NiftiFolder, read_channels
 from uebench.custodian.errors import ProtectError
 from uebench.custodian.nifti_io import NiftiFile
@@ -29,7 +30,7 @@ from uebench.custodian.nifti_io import NiftiFile
 # The effective eps read back from disk may exceed eps by this fraction: what is left after
 # the writer's own check (rounding is budget-safe and re-normalisation is measured before the
 # file is written) is float32 arithmetic: the reader's mean/std and scaling in float32.
-TOLERANCE = 1e-3
+TOLERANCE = RELEASE_TOLERANCE
 # Below this fraction of the intended L-inf (the cube delta on the file's grid), the stored
 # form has erased the perturbation: for integer storage, the storage step exceeds the budget.
 ERASE_FRACTION = 0.5

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from uebench.contracts.budget import RELEASE_TOLERANCE, LinfBudget
 from uebench.contracts.core import Case, Method, Preset, RunContext
 from uebench.runner.data import load_cases, resolve_dataset
 from uebench.runner.store import StageCache, default_cache_root
@@ -31,7 +32,9 @@ class ReleasedFolder(Method):
     supports_native = True  # read by the same reader at the run's grid, whichever it is
     deviations = ("not a method: the delta is read from a released folder; the harness "
                   "stores it as int8 at eps/127 like every L-inf delta, so the victim sees the "
-                  "release to within eps/254 per voxel")
+                  "release to within eps/254 per voxel; a read-back delta up to eps x (1 + "
+                  f"{RELEASE_TOLERANCE:g}), what protect admits after float32 "
+                  "re-normalisation, is accepted and clipped to eps")
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:
@@ -43,6 +46,12 @@ class ReleasedFolder(Method):
             raise ValueError("the released pseudo-method needs data=PATH (the released folder, "
                              "as a dataset spec such as decathlon:PATH)")
         self._released: dict[str, np.ndarray] = {}
+
+    def budget(self, ctx: RunContext) -> LinfBudget:
+        """L-inf ``eps``, admitting what ``uebench protect`` admits on a written file (its
+        effective eps up to ``eps * (1 + RELEASE_TOLERANCE)``, float32 re-normalisation); the
+        stored form the victim trains on is clipped to ``eps``."""
+        return LinfBudget(self.epsilon, slack=self.epsilon * RELEASE_TOLERANCE)
 
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
         """Read the released folder and keep the training cases' volumes."""
