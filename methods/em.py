@@ -67,8 +67,8 @@ class _ErrorMinimising(SurrogatePoison):
 
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
         p = self.params
-        generator, images, labels, surrogate = self._prepare(train_cases, ctx)
-        data = self._training_set(train_cases, images, labels, ctx)
+        generator, surrogate = self._start(train_cases, ctx)
+        data = self._training_set(train_cases, ctx)
         self.shapes = [c.image.shape[1:] for c in train_cases]
         self._init_noise(data, ctx)
         self.history: list[dict[str, float]] = []
@@ -87,20 +87,12 @@ class _ErrorMinimising(SurrogatePoison):
                 break
         self.fitted_surrogate = surrogate_state(surrogate.updates, dsc, p)
 
-    def _tensors(self, cases: list[Case], device: torch.device):
-        """Stacked volumes on the cube grid; on a native preset the per-case tensors are made
-        by ``_training_set`` instead."""
-        if self.preset.native:
-            return None, None
-        return super()._tensors(cases, device)
-
-    def _training_set(self, cases: list[Case], images, labels, ctx: RunContext
-                      ) -> WholeVolumes | NativePatches:
-        """Whole volumes on the cube grid; on a native preset each case at its own grid, the
-        surrogate trained on one seeded patch per case and each case's delta swept tile by
-        tile (tiles of the patch edge covering the case)."""
+    def _training_set(self, cases: list[Case], ctx: RunContext) -> WholeVolumes | NativePatches:
+        """Whole volumes (``_tensors``: slices for slice-wise EM) on the cube grid; on a native
+        preset each case at its own grid, the surrogate trained on one seeded patch per case
+        and each case's delta swept tile by tile (tiles of the patch edge covering the case)."""
         if not ctx.preset.native:
-            return WholeVolumes(images, labels)
+            return WholeVolumes(*self._tensors(cases, ctx.device))
         return NativePatches([torch.from_numpy(c.image).to(ctx.device) for c in cases],
                              [torch.from_numpy(c.label.astype(np.int64))[None].to(ctx.device)
                               for c in cases], None, ctx.preset.volume_size, ctx.seed)

@@ -33,6 +33,7 @@ class SliceWise:
     """Mixin: the inner method sees axial slices; deltas are restacked per case."""
 
     spatial_dims = 2
+    supports_native = False  # axial slices of stacked cubes
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from uebench.contracts.registry import register_preset
 from uebench.kit.patches import NativePatches, PatchSampler
 from uebench.runner.data import fingerprint, resolve_dataset
 from uebench.runner.pipeline import Pipeline, RunSpec
-from uebench.runner.training import patch_sampler, train_segmenter
+from uebench.runner.training import patch_cases, patch_sampler, train_segmenter
 
 NATIVE_TINY = register_preset(Preset(
     name="native-tiny", volume_size=16, n_cases=5, epochs=1, batch_size=2, lr=2e-3,
@@ -130,8 +130,9 @@ def test_victims_train_on_patches_of_cases_of_any_shape():
     images = [rng.random((1, 20, 24, 18), dtype=np.float32),
               rng.random((1, 14, 30, 22), dtype=np.float32)]
     labels = [(image[0] > 0.7).astype(np.uint8) for image in images]
-    patches = patch_sampler(NATIVE_TINY, 0)({"image": torch.from_numpy(images[1]),
-                                              "label": torch.from_numpy(labels[1][None])})
+    prepared = patch_cases(images, labels, NATIVE_TINY)
+    assert prepared[1]["image"].shape == (1, 16, 30, 22)  # padded to the patch edge
+    patches = patch_sampler(NATIVE_TINY, 0)(prepared[1])
     assert len(patches) == 2 and patches[0]["image"].shape == (1, 16, 16, 16)
     model = registry.victims.get("unet")().build(1, 2, NATIVE_TINY)
     out = train_segmenter(model, images, labels, NATIVE_TINY, 0, torch.device("cpu"),
@@ -140,17 +141,23 @@ def test_victims_train_on_patches_of_cases_of_any_shape():
     assert out["voxels_per_second"] > 0
 
 
-def test_voxshield_protects_a_whole_case_by_sliding_its_generator():
-    preset = NATIVE_TINY
-    method = registry.methods.get("voxshield")(8 / 255, preset, s_steps=1,
-                                               surrogate_channels="4-8",
-                                               generator_channels="4-8", amp=False)
-    rng = np.random.default_rng(1)
+def two_cases(seed: int) -> list[Case]:
+    """Two one-channel cases of different, non-cubic shapes, each with a foreground cube."""
+    rng = np.random.default_rng(seed)
     cases = []
     for i, shape in enumerate(((20, 26, 18), (18, 18, 30))):
         label = np.zeros(shape, np.uint8)
         label[4:12, 4:12, 4:12] = 1
         cases.append(Case(f"c{i}", rng.random((1, *shape), dtype=np.float32), label))
+    return cases
+
+
+def test_voxshield_protects_a_whole_case_by_sliding_its_generator():
+    preset = NATIVE_TINY
+    method = registry.methods.get("voxshield")(8 / 255, preset, s_steps=1,
+                                               surrogate_channels="4-8",
+                                               generator_channels="4-8", amp=False)
+    cases = two_cases(seed=1)
     ctx = RunContext(preset, 0, torch.device("cpu"), 1, 2, progress=False)
     method.fit(cases, ctx)
     assert method.describe()["surrogate"]["updates"] == 2
@@ -166,12 +173,7 @@ def test_em_sweeps_every_voxel_of_each_case_at_its_own_grid():
     preset = NATIVE_TINY
     method = registry.methods.get("em")(8 / 255, preset, surrogate_batches=1, steps=1,
                                         surrogate_channels="4-8")
-    rng = np.random.default_rng(2)
-    cases = []
-    for i, shape in enumerate(((20, 26, 18), (18, 18, 30))):
-        label = np.zeros(shape, np.uint8)
-        label[4:12, 4:12, 4:12] = 1
-        cases.append(Case(f"c{i}", rng.random((1, *shape), dtype=np.float32), label))
+    cases = two_cases(seed=2)
     ctx = RunContext(preset, 0, torch.device("cpu"), 1, 2, progress=False)
     method.fit(cases, ctx)
     assert method.describe()["surrogate"]["updates"] == 2  # the cap: 2 rounds of 1 batch
@@ -207,6 +209,7 @@ def test_a_native_run_records_its_grid_and_evaluates_whole_volumes(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--method", "tap"], "method 'tap' cannot protect cases at their own grid"),
+    (["--method", "slicewise"], "method 'slicewise' cannot protect cases at their own grid"),
     (["--method", "clean", "--dataset", "spheres"], "dataset 'spheres' has no native grid"),
 ])
 def test_what_cannot_work_at_the_native_grid_is_refused(tmp_path, args, message):

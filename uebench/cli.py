@@ -205,8 +205,7 @@ def run(method, victim, dataset, defense, fraction, epsilon, seed, preset, devic
                    "timeout_min=600, mem_gb=32).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def sweep(methods, victims, epsilons, seeds, dataset, defenses, fractions, presets, axes, device,
-          out,
-          workers, threads, executor, address, gpus_per_task, slurm_folder, slurm_cluster,
+          out, workers, threads, executor, address, gpus_per_task, slurm_folder, slurm_cluster,
           slurm_params, quiet):
     """Run the grid METHODS x VICTIMS x EPSILONS x SEEDS at each preset (--preset, then the
     points of each --axis), skipping runs already recorded in OUT; then render it with

@@ -189,11 +189,15 @@ def to_cube(image: torch.Tensor, label: torch.Tensor, size: int,
     image = torch.as_tensor(normalise(image.float()))
     image = Resize((size,) * 3, mode="trilinear")(image).numpy()
     label = Resize((size,) * 3, mode="nearest")(label.float()).numpy()[0]
-    return (
-        np.ascontiguousarray(image.transpose(0, 3, 2, 1), dtype=np.float32),
-        lookup[np.rint(label).astype(np.int64).transpose(2, 1, 0)],
-        tuple(float(e / size) for e in extent),
-    )
+    return (*_stored_axes(image, label, lookup), tuple(float(e / size) for e in extent))
+
+
+def _stored_axes(image: np.ndarray, label: np.ndarray, lookup: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """RAS ``[C, X, Y, Z]`` image and ``[X, Y, Z]`` label as a case stores them: image
+    ``[C, D, H, W]`` float32, label ``[D, H, W]`` mapped through ``lookup`` (D = z)."""
+    return (np.ascontiguousarray(image.transpose(0, 3, 2, 1), dtype=np.float32),
+            lookup[np.rint(label).astype(np.int64).transpose(2, 1, 0)])
 
 
 def to_native(image: torch.Tensor, label: torch.Tensor,
@@ -212,11 +216,8 @@ def to_native(image: torch.Tensor, label: torch.Tensor,
         image = Spacing(pixdim, mode="bilinear")(image)
         label = Spacing(pixdim, mode="nearest")(label.float())
     spacing = nib.affines.voxel_sizes(image.affine.numpy())[::-1]
-    return (
-        np.ascontiguousarray(image.numpy().transpose(0, 3, 2, 1), dtype=np.float32),
-        lookup[np.rint(label.numpy()[0]).astype(np.int64).transpose(2, 1, 0)],
-        tuple(round(float(s), 6) for s in spacing),  # no float noise from the affine
-    )
+    return (*_stored_axes(image.numpy(), label.numpy()[0], lookup),
+            tuple(round(float(s), 6) for s in spacing))  # no float noise from the affine
 
 
 @dataclass

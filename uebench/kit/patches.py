@@ -139,8 +139,7 @@ class NativePatches:
 
     def batch(self, cases: torch.Tensor) -> Batch:
         """One seeded patch of each of ``cases``."""
-        indices = cases.tolist()
-        return self._at(cases, [self.sampler.window(c) for c in indices])
+        return self._at(cases, [self.sampler.window(c) for c in cases.tolist()])
 
     def _at(self, cases: torch.Tensor, windows: list[Window]) -> Batch:
         indices = cases.tolist()

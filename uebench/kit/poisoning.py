@@ -53,16 +53,22 @@ class SurrogatePoison(Method):
         """Training images and labels as the surrogate sees them (3D volumes here)."""
         return case_tensors(cases, device)
 
-    def _prepare(self, train_cases: list[Case], ctx: RunContext):
-        """Seed, tensors, case index and a fresh surrogate for ``fit``."""
+    def _start(self, train_cases: list[Case], ctx: RunContext
+               ) -> tuple[torch.Generator, Surrogate]:
+        """Seed, case index and a fresh surrogate for ``fit``."""
         p = self.params
         seed_everything(ctx.seed)
         generator = torch.Generator().manual_seed(ctx.seed)
-        images, labels = self._tensors(train_cases, ctx.device)
         self.case_index = {c.id: i for i, c in enumerate(train_cases)}
         surrogate = Surrogate(self.spatial_dims, ctx.in_channels, ctx.n_classes,
                               parse_channels(p["surrogate_channels"]), p["surrogate_lr"],
                               ctx.device)
+        return generator, surrogate
+
+    def _prepare(self, train_cases: list[Case], ctx: RunContext):
+        """``_start`` and the training tensors (``_tensors``) for ``fit``."""
+        generator, surrogate = self._start(train_cases, ctx)
+        images, labels = self._tensors(train_cases, ctx.device)
         return generator, images, labels, surrogate
 
     def perturb(self, case: Case, ctx: RunContext) -> np.ndarray:

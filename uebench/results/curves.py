@@ -75,8 +75,9 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
     the same victim, relative DSC, the one-sided paired test against the matched control (the
     method whose role is ``matched-control``: random-roi; same dataset, preset, victim,
     defense and budget) and the paired difference to it with its interval (``diff_*``:
-    protected minus control, ``stats.paired_difference``), the mean ROI PSNR and the seeds
-    whose surrogate stopped below fit_dsc (``records.surrogate_short``)."""
+    protected minus control; test and interval from one bootstrap,
+    ``stats.paired_comparison``), the mean ROI PSNR and the seeds whose surrogate stopped
+    below fit_dsc (``records.surrogate_short``)."""
     found = _cells(records)
     cells, psnr = found.scores, found.psnr
     references = {key: stats.interval(list(seeds.values()))
@@ -88,9 +89,8 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
         clean_mean, clean_low, clean_high = references[key[:3]]
         control = _control_of(found, key)
         compared = control is not None and key not in found.controls
-        p_value = stats.paired_below(seeds, cells[control]) if compared else math.nan
-        diff_mean, diff_low, diff_high = (stats.paired_difference(seeds, cells[control])
-                                          if compared else (math.nan,) * 3)
+        p_value, diff_mean, diff_low, diff_high = (
+            stats.paired_comparison(seeds, cells[control]) if compared else (math.nan,) * 4)
         rows.append({
             "dataset": dataset, "preset": preset, "victim": victim, "defense": defense,
             "method": method, "role": found.roles[method], "budget": budget,

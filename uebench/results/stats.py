@@ -84,30 +84,37 @@ def _differences(method: dict[int, dict[str, float]], control: dict[int, dict[st
     return np.array([[method[s][c] - control[s][c] for c in cases] for s in shared])
 
 
+def paired_comparison(method: dict[int, dict[str, float]],
+                      control: dict[int, dict[str, float]]
+                      ) -> tuple[float, float, float, float]:
+    """``(p, mean, low, high)`` of ``method`` against ``control`` from one paired hierarchical
+    bootstrap: the one-sided p of "method below control" (``paired_below``) and the difference
+    (method - control) with its 95 % interval (``paired_difference``). The test and the
+    interval need ``MIN_SEEDS`` shared seeds: one seed resamples test cases only and misses
+    the run-to-run noise of training (0.1 DSC, design.md), and two seeds give the seed level
+    only three distinct resamples (measured: two seeds flagged a 0.015 difference at p = 0.044
+    while the controls moved by 0.12 across budgets). Fewer: NaN p and interval, the point
+    alone; none shared: all NaN."""
+    difference = _differences(method, control)
+    if not len(difference):
+        return math.nan, math.nan, math.nan, math.nan
+    if len(difference) < MIN_SEEDS:
+        return math.nan, _point(difference), math.nan, math.nan
+    means = hierarchical_means(difference)
+    p_value = float((np.sum(means >= 0) + 1) / (len(means) + 1))
+    return (p_value, _point(difference), *_bounds(means))
+
+
 def paired_below(method: dict[int, dict[str, float]],
                  control: dict[int, dict[str, float]]) -> float:
     """One-sided p-value that ``method`` scores below ``control``: the share of paired
     hierarchical bootstrap means of (method - control) that are >= 0, over the seeds and test
-    cases both have. NaN when they share fewer than ``MIN_SEEDS`` seeds: one seed resamples
-    test cases only and misses the run-to-run noise of training (0.1 DSC, design.md), and two
-    seeds give the seed level only three distinct resamples (measured: two seeds flagged a
-    0.015 difference at p = 0.044 while the controls moved by 0.12 across budgets)."""
-    difference = _differences(method, control)
-    if len(difference) < MIN_SEEDS:
-        return float("nan")
-    means = hierarchical_means(difference)
-    return float((np.sum(means >= 0) + 1) / (len(means) + 1))
+    cases both have; NaN below ``MIN_SEEDS`` shared seeds (``paired_comparison``)."""
+    return paired_comparison(method, control)[0]
 
 
 def paired_difference(method: dict[int, dict[str, float]],
                       control: dict[int, dict[str, float]]) -> tuple[float, float, float]:
-    """The paired difference (method - control): the mean over the shared seeds of the mean
-    over the shared test cases, and its 95 % interval from the same bootstrap means
-    ``paired_below`` tests. The interval is NaN below ``MIN_SEEDS`` shared seeds (for the
-    reason ``paired_below`` gives), all three when no seed is shared."""
-    difference = _differences(method, control)
-    if not len(difference):
-        return math.nan, math.nan, math.nan
-    if len(difference) < MIN_SEEDS:
-        return _point(difference), math.nan, math.nan
-    return (_point(difference), *_bounds(hierarchical_means(difference)))
+    """The paired difference (method - control) and its 95 % interval
+    (``paired_comparison``)."""
+    return paired_comparison(method, control)[1:]

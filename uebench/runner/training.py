@@ -14,6 +14,7 @@ import torch
 from monai.losses import DiceCELoss
 from monai.transforms import (
     Compose,
+    FgBgToIndicesd,
     RandCropByPosNegLabeld,
     RandScaleIntensity,
     RandShiftIntensity,
@@ -61,43 +62,50 @@ def intensity_augmentation(seed: int) -> Compose:
     return augment
 
 
+def patch_cases(images: list[np.ndarray], labels: list[np.ndarray], preset: Preset
+                ) -> list[dict[str, Any]]:
+    """The native grid's cases as the patch sampler reads them, prepared once: each padded to
+    the patch edge where it is smaller, with its foreground and background voxel indices
+    (MONAI ``FgBgToIndicesd``) so that no epoch searches the volume again."""
+    prepare = Compose([SpatialPadd(keys=("image", "label"), spatial_size=(preset.volume_size,) * 3),
+                       FgBgToIndicesd(keys="label")])
+    return [prepare({"image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
+                     "label": torch.from_numpy(label[None].astype(np.int64))})
+            for image, label in zip(images, labels)]
+
+
 def patch_sampler(preset: Preset, seed: int) -> Compose:
-    """The native grid's training patches: a case padded to the patch edge where it is smaller,
-    then ``preset.patches_per_case`` random ``volume_size``^3 patches, each centred on a
+    """The native grid's training patches: ``preset.patches_per_case`` random
+    ``volume_size``^3 patches of a prepared case (``patch_cases``), each centred on a
     foreground or a background voxel with equal probability (MONAI
-    ``RandCropByPosNegLabeld``, pos 1 / neg 1, as nnU-Net oversamples foreground)."""
-    size = (preset.volume_size,) * 3
-    sampler = Compose([
-        SpatialPadd(keys=("image", "label"), spatial_size=size),
-        RandCropByPosNegLabeld(keys=("image", "label"), label_key="label", spatial_size=size,
-                               pos=1, neg=1, num_samples=preset.patches_per_case),
-    ])
+    ``RandCropByPosNegLabeld``, pos 1 / neg 1, as nnU-Net oversamples foreground). Seeded
+    through a ``Compose``, which draws the crop's own seed from ``seed``."""
+    sampler = Compose([RandCropByPosNegLabeld(
+        keys=("image", "label"), label_key="label", spatial_size=(preset.volume_size,) * 3,
+        pos=1, neg=1, num_samples=preset.patches_per_case,
+        fg_indices_key="label_fg_indices", bg_indices_key="label_bg_indices")])
     sampler.set_random_state(seed=seed % 2**32)
     return sampler
 
 
-def _cube_batches(images: np.ndarray, labels: np.ndarray, preset: Preset,
+def _cube_batches(x_all: torch.Tensor, y_all: torch.Tensor, preset: Preset,
                   order_rng: np.random.Generator) -> Iterator[tuple[list[torch.Tensor],
                                                                torch.Tensor]]:
-    """One epoch over whole volumes: ``(images, labels)`` per batch, in a seeded order."""
-    x_all = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-    y_all = torch.from_numpy(np.ascontiguousarray(labels)).long().unsqueeze(1)
+    """One epoch over whole volumes ``x_all [N, C, ...]``, ``y_all [N, 1, ...]``:
+    ``(images, labels)`` per batch, in a seeded order."""
     order = order_rng.permutation(len(x_all))
     for first in range(0, len(order), preset.batch_size):
         batch = order[first : first + preset.batch_size]
         yield [x_all[i] for i in batch], y_all[batch]
 
 
-def _patch_batches(images: list[np.ndarray], labels: list[np.ndarray], preset: Preset,
-                   order_rng: np.random.Generator, sampler: Compose
-                   ) -> Iterator[tuple[list[torch.Tensor], torch.Tensor]]:
-    """One epoch over the native grid: ``patches_per_case`` patches of every case (cases in a
-    seeded order), in batches of ``preset.batch_size`` patches."""
+def _patch_batches(cases: list[dict[str, Any]], preset: Preset, order_rng: np.random.Generator,
+                   sampler: Compose) -> Iterator[tuple[list[torch.Tensor], torch.Tensor]]:
+    """One epoch over the native grid: ``patches_per_case`` patches of every prepared case
+    (cases in a seeded order), in batches of ``preset.batch_size`` patches."""
     patches = []
-    for i in order_rng.permutation(len(images)):
-        case = {"image": torch.from_numpy(np.ascontiguousarray(images[i], dtype=np.float32)),
-                "label": torch.from_numpy(labels[i][None].astype(np.int64))}
-        patches += sampler(case)
+    for i in order_rng.permutation(len(cases)):
+        patches += sampler(cases[i])
     for first in range(0, len(patches), preset.batch_size):
         batch = patches[first : first + preset.batch_size]
         yield ([convert_to_tensor(p["image"], track_meta=False) for p in batch],
@@ -119,7 +127,7 @@ def train_segmenter(
     """Train ``model`` with DiceCE and Adam for ``preset.epochs``; returns losses and seconds
     per epoch. On the cube grid ``images [N, C, D, H, W]`` / ``labels [N, D, H, W]`` are whole
     volumes; on the native grid (``preset.native``) they are lists of cases of any shape, and
-    each epoch trains on ``patch_sampler``'s patches of every case.
+    each epoch trains on ``patch_sampler``'s patches of every case (``patch_cases``).
 
     ``batch_loss`` (a training-time defense, ``Defense.batch_loss``): each step minimises
     ``batch_loss(model, x, y, loss_fn)`` instead of ``loss_fn(model, x, y)``, the DiceCE of
@@ -135,13 +143,17 @@ def train_segmenter(
     optimiser = torch.optim.Adam(model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay)
     augment = intensity_augmentation(seed)
     order_rng = np.random.default_rng(seed)
-    sampler = patch_sampler(preset, seed) if preset.native else None
+    if preset.native:
+        cases, sampler = patch_cases(images, labels, preset), patch_sampler(preset, seed)
+    else:
+        x_all = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+        y_all = torch.from_numpy(np.ascontiguousarray(labels)).long().unsqueeze(1)
     losses, epoch_seconds, voxels, scores, best = [], [], 0, [], None
     bar = tqdm(range(preset.epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         start, total, seen, voxels = time.perf_counter(), 0.0, 0, 0
-        epoch = (_patch_batches(images, labels, preset, order_rng, sampler) if sampler
-                 else _cube_batches(images, labels, preset, order_rng))
+        epoch = (_patch_batches(cases, preset, order_rng, sampler) if preset.native
+                 else _cube_batches(x_all, y_all, preset, order_rng))
         for volumes, y in epoch:
             x = torch.stack([convert_to_tensor(augment(v), track_meta=False)
                              for v in volumes]).to(device)
