@@ -12,6 +12,7 @@ controls grey/black, dashed/dotted, hollow markers; the others in colour.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,11 +207,12 @@ def _dsc_panel(ax, victim: str, ref: pd.Series, xlabel: str) -> None:
 
 def _finish(figure: Figure, axes, used: int, title: str, colours: Palette, out: Path,
             name: str) -> str:
-    """Hide unused panels, add the shared legend and title, save."""
+    """Hide unused panels, add the shared legend and title (wrapped to the figure's width,
+    about 8 characters per inch at the default size, so a long title is not cut off), save."""
     for ax in axes[used:]:
         ax.set_visible(False)
     _shared_legend(figure, axes[:used], colours)
-    figure.suptitle(title)
+    figure.suptitle(textwrap.fill(title, width=max(40, int(8 * figure.get_figwidth()))))
     return _save(figure, out, name)
 
 
