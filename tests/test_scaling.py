@@ -284,3 +284,18 @@ def test_sweep_axis_plans_the_runs_of_each_point(tmp_path):
     assert len({spec.run_id() for spec in planned}) == 4
     assert ("4 runs in the grid, 4 already recorded; presets canary-u120, canary-u500, "
             "canary, canary-u2000") in result.output
+
+
+def test_a_long_figure_title_is_wrapped_inside_the_figure(tmp_path, monkeypatch):
+    from uebench.report import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda figure, out, name: drawn.append(figure) or name)
+    cells = scaling_cells(study())
+    scaling_figure(cells, palette(dict(zip(cells["method"], cells["role"]))), tmp_path,
+                   "scaling.png", "a long title " * 20)
+    figure = drawn[0]
+    renderer = figure.canvas.get_renderer()
+    title = figure._suptitle.get_window_extent(renderer)
+    assert "\n" in figure._suptitle.get_text()
+    assert title.x0 >= 0 and title.x1 <= figure.bbox.width
