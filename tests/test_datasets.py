@@ -1,3 +1,5 @@
+import weakref
+
 import numpy as np
 import pytest
 
@@ -47,6 +49,25 @@ def test_cases_are_cached_by_fingerprint(tiny, isolated_cache):
     assert cache.path("datasets", fingerprint(dataset, tiny), "npz").exists()
     second = load_cases(dataset, tiny, cache)
     np.testing.assert_array_equal(first[0].image, second[0].image)
+
+
+def test_cached_cases_are_read_when_used_and_held_only_while_used(tiny, isolated_cache):
+    """A loaded case holds no voxels of its own: each read comes from the cache file, the same
+    array while a caller holds it, released when none does (so a loop over the test cases
+    holds one case at a time); the values are the dataset's."""
+    dataset = resolve_dataset("spheres")
+    built = dataset.build(tiny, 0)
+    cases = load_cases(dataset, tiny, StageCache(isolated_cache))
+    assert [c.id for c in cases] == [c.id for c in built]
+    for case, twin in zip(cases, built):
+        image = case.image
+        assert case.image is image  # held: no second read
+        np.testing.assert_array_equal(image, twin.image)
+        np.testing.assert_array_equal(case.label, twin.label)
+        assert case.spacing == twin.spacing
+    released = weakref.ref(cases[1].image)
+    assert released() is None  # nobody holds it: freed, read again on the next use
+    np.testing.assert_array_equal(cases[1].image, built[1].image)
 
 
 def test_parametrised_dataset_needs_its_argument():

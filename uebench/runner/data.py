@@ -3,7 +3,9 @@ else 70/15/15; a preset's ``split_pool`` grows the training split around fixed v
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -81,31 +83,59 @@ def split_cases(cases: list[Case], sizes: tuple[int, int, int] | None = None,
 def load_cases(dataset: Dataset, preset: Preset, cache: StageCache,
                seed: int = DATA_SEED) -> list[Case]:
     """The dataset's cases under ``preset``, generated on first use and cached as ``.npz``;
-    another ``seed`` is another cohort of a generated dataset (the ``pretrained`` defense's)."""
+    another ``seed`` is another cohort of a generated dataset (the ``pretrained`` defense's).
+    The cases come back as ``StoredCase``s: a case's voxels are read from the cache when a
+    stage uses them, so a run holds the cases it works on, not the whole cohort."""
     key = fingerprint(dataset, preset, seed)
-    stored = cache.get_arrays("datasets", key)
-    if stored is not None:
-        return _unpack(stored)
-    cases = dataset.build(preset, seed)
-    cache.put_arrays("datasets", key, _pack(cases))
-    return cases
+    path = cache.path("datasets", key, "npz")
+    if not path.exists():
+        cache.put_arrays("datasets", key, _pack(dataset.build(preset, seed)))
+    with np.load(path) as stored:
+        ids, spacings = stored["ids"], [stored[f"spacing_{i}"] for i in range(len(stored["ids"]))]
+    return [StoredCase(str(case_id), path, i, tuple(float(s) for s in spacings[i]))
+            for i, case_id in enumerate(ids)]
+
+
+class StoredCase(Case):
+    """A case of the dataset cache whose image and label stay on disk until read: each read
+    decompresses that one array, and the array is kept (a weak reference) only while a caller
+    holds it, so a loop over cases holds one case at a time and a stage that keeps its
+    training cases reads each once."""
+
+    def __init__(self, case_id: str, path: Path, index: int,
+                 spacing: tuple[float, float, float]) -> None:
+        self.id, self.spacing = case_id, spacing
+        self._path, self._index = path, index
+        self._held: dict[str, weakref.ref] = {}
+
+    @property
+    def image(self) -> np.ndarray:
+        return self._read("image")
+
+    @property
+    def label(self) -> np.ndarray:
+        return self._read("label")
+
+    def _read(self, kind: str) -> np.ndarray:
+        held = self._held.get(kind)
+        array = held() if held is not None else None
+        if array is None:
+            with np.load(self._path) as stored:
+                array = stored[f"{kind}_{self._index}"]
+            self._held[kind] = weakref.ref(array)
+        return array
+
+    def __repr__(self) -> str:
+        return f"StoredCase({self.id!r}, {self._path.name}[{self._index}])"
 
 
 def _pack(cases: list[Case]) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {"ids": np.array([c.id for c in cases])}
     for i, case in enumerate(cases):
-        arrays[f"image_{i}"] = case.image.astype(np.float32)
-        arrays[f"label_{i}"] = case.label.astype(np.uint8)
+        arrays[f"image_{i}"] = case.image.astype(np.float32, copy=False)
+        arrays[f"label_{i}"] = case.label.astype(np.uint8, copy=False)
         arrays[f"spacing_{i}"] = np.asarray(case.spacing, dtype=np.float64)
     return arrays
-
-
-def _unpack(arrays: dict[str, np.ndarray]) -> list[Case]:
-    return [
-        Case(str(case_id), arrays[f"image_{i}"], arrays[f"label_{i}"],
-             tuple(float(s) for s in arrays[f"spacing_{i}"]))
-        for i, case_id in enumerate(arrays["ids"])
-    ]
 
 
 def preset_split(cases: list[Case], preset: Preset) -> Split:

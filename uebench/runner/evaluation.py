@@ -119,18 +119,19 @@ def evaluate(
     region_names = list(dataset.regions)
     groups = classes + [dataset.regions[r] for r in region_names]
     per_case, dice_rows, hd_rows, nsd_rows = [], [], [], []
-    for case in cases:
+    for case in cases:  # one case's voxels at a time (``StoredCase`` reads them here)
+        label = case.label
         if grid is None:
             prediction = predict(model, case.image, preset, device)
         else:
-            shape = regrid_shape(case.label.shape, *grid)
+            shape = regrid_shape(label.shape, *grid)
             image = resample(case.image, shape, "trilinear")
             prediction = predict(model, image, preset, device,
                                  None if preset.native else max(shape))
-            prediction = np.rint(resample(prediction[None], case.label.shape, "nearest")[0])
+            prediction = np.rint(resample(prediction[None], label.shape, "nearest")[0])
             prediction = prediction.astype(np.uint8)
-        dice, hd = overlap_scores(prediction, case.label, groups, case.spacing)
-        nsd = surface_dice(prediction, case.label, groups, case.spacing)
+        dice, hd = overlap_scores(prediction, label, groups, case.spacing)
+        nsd = surface_dice(prediction, label, groups, case.spacing)
         dice_rows.append(dice)
         hd_rows.append(hd)
         nsd_rows.append(nsd)

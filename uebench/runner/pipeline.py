@@ -185,11 +185,11 @@ class Pipeline:
         for case in tqdm(train, desc=f"{method.name}: protecting", disable=not ctx.progress,
                          leave=False):
             raw = np.asarray(method.perturb(case, ctx), dtype=np.float32)
-            what = f"{method.name} on {case.id}"
-            stored = budget.store(case.image, raw, what)
-            protected = budget.release(case.image, stored, what)
+            what, image = f"{method.name} on {case.id}", case.image
+            stored = budget.store(image, raw, what)
+            protected = budget.release(image, stored, what)
             deltas[case.id] = stored
-            rows.append(fidelity(case.image, protected, case.foreground))
+            rows.append(fidelity(image, protected, case.foreground))
         done = time.perf_counter()
         perturb_s, voxels = done - fitted, sum(c.image[0].size for c in train)
         stats = {
@@ -268,6 +268,7 @@ class Pipeline:
         training = train_segmenter(model, images, labels, r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
                                    progress=self.progress, batch_loss=hook, validate=validate)
+        del images, labels  # the test cases are read one at a time, without the training set
         evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device, grid)
         if kept_clean and training_set["protection"] is not None:
             training["kept_clean"] = sorted(kept_clean)  # the record names them
