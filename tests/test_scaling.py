@@ -218,6 +218,25 @@ def test_board_text_marks_the_short_surrogate_and_shows_the_point_alone_below_3_
     assert table["clean_trained_95ci"].str.match(r"0\.8\d\d \[").all()
 
 
+def test_each_cell_is_also_compared_with_the_clean_trained_victim_control_included():
+    cells = scaling_cells(study(presets=(BASE,)))
+    cells = cells[cells["axis"] == "epochs"]  # the base stands on every axis
+    by_cell = cells.set_index(["method", "budget_label"])
+    expected = {"voxshield": 0.4, "em": 0.1, "random-roi": 0.02}
+    for method, drop in expected.items():
+        assert by_cell.loc[(method, "32/255"), "clean_diff_mean"] == pytest.approx(-drop)
+        assert by_cell.loc[(method, "8/255"), "clean_diff_mean"] == pytest.approx(-drop / 4)
+        assert by_cell.loc[(method, "32/255"), "clean_diff_hi"] < 0
+    assert cells["below_clean"].all() and (cells["p_below_clean"] < stats.ALPHA).all()
+    table = scaling_table(cells)
+    control = table[table["method"] == "random-roi"]
+    assert (control["minus_random_roi_95ci"] == "").all()
+    assert control["minus_clean_trained_95ci"].str.match(r"-0\.0\d\d \[.*\] ↓$").all()
+    rising = scaling_cells([record("random-roi", BASE, 8 / 255, s, -0.03) for s in range(3)])
+    assert rising["clean_diff_mean"].to_numpy() == pytest.approx([0.03] * len(AXES))
+    assert not rising["below_clean"].any()
+
+
 def test_records_of_no_study_preset_are_a_clear_error():
     with pytest.raises(ScalingError, match="no scale-study records"):
         scaling_cells(records.load_records(ARCHIVED))
@@ -236,6 +255,7 @@ def test_scaling_command_writes_the_board_and_the_figure(tmp_path):
     assert board.startswith("# uebench leaderboard: scaling\n\nProtocol 3, victims trained "
                             "on CPU. The scale study")
     assert "minus_random_roi_95ci" in board and "canary-e100" in board
+    assert "minus_clean_trained_95ci" in board and "p_below_clean_trained" in board
     assert (tmp_path / "out" / "scaling.csv").read_text().startswith("axis,value,preset,")
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -76,8 +76,10 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
     method whose role is ``matched-control``: random-roi; same dataset, preset, victim,
     defense and budget) and the paired difference to it with its interval (``diff_*``:
     protected minus control; test and interval from one bootstrap,
-    ``stats.paired_comparison``), the mean ROI PSNR and the seeds whose surrogate stopped
-    below fit_dsc (``records.surrogate_short``)."""
+    ``stats.paired_comparison``), the same comparison against the clean-trained victim of the
+    same seeds (``clean_diff_*``, ``p_below_clean``: did training on the protected data lower
+    the DSC at all, whatever the control did), the mean ROI PSNR and the seeds whose surrogate
+    stopped below fit_dsc (``records.surrogate_short``)."""
     found = _cells(records)
     cells, psnr = found.scores, found.psnr
     references = {key: stats.interval(list(seeds.values()))
@@ -91,6 +93,9 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
         compared = control is not None and key not in found.controls
         p_value, diff_mean, diff_low, diff_high = (
             stats.paired_comparison(seeds, cells[control]) if compared else (math.nan,) * 4)
+        clean_p, clean_diff, clean_diff_low, clean_diff_high = (
+            stats.paired_comparison(seeds, found.clean[key[:3]])
+            if found.roles[method] != REFERENCE else (math.nan,) * 4)
         rows.append({
             "dataset": dataset, "preset": preset, "victim": victim, "defense": defense,
             "method": method, "role": found.roles[method], "budget": budget,
@@ -101,6 +106,9 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
             "p_below_control": p_value,
             "diff_mean": diff_mean, "diff_lo": diff_low, "diff_hi": diff_high,
             "below_control": bool(p_value < stats.ALPHA) if not math.isnan(p_value) else False,
+            "p_below_clean": clean_p, "clean_diff_mean": clean_diff,
+            "clean_diff_lo": clean_diff_low, "clean_diff_hi": clean_diff_high,
+            "below_clean": bool(clean_p < stats.ALPHA) if not math.isnan(clean_p) else False,
             "psnr_roi": _finite_mean(psnr[key]),
             "surrogate_short_seeds": found.short[key],
         })

@@ -61,15 +61,17 @@ def scaling_cells(records: list[Record]) -> pd.DataFrame:
             .drop(columns=["axis_order", "method_order"]).reset_index(drop=True))
 
 
-def _difference_text(row: pd.Series) -> str:
-    """``-0.312 [-0.451, -0.170] ↓``; the point alone below ``stats.MIN_SEEDS`` shared seeds;
-    blank for the control itself."""
-    if pd.isna(row["diff_mean"]):
+def _difference_text(row: pd.Series, prefix: str, below: str) -> str:
+    """``-0.312 [-0.451, -0.170] ↓`` from the row's ``{prefix}_mean/_lo/_hi`` (↓ when its
+    ``below`` flag is set); the point alone below ``stats.MIN_SEEDS`` shared seeds; blank
+    where there is no comparison (the control against itself)."""
+    mean, low, high = (row[f"{prefix}_{part}"] for part in ("mean", "lo", "hi"))
+    if pd.isna(mean):
         return ""
-    if pd.isna(row["diff_lo"]):
-        return f"{row['diff_mean']:+.3f}"
-    mark = " ↓" if row["below_control"] else ""
-    return f"{row['diff_mean']:+.3f} [{row['diff_lo']:+.3f}, {row['diff_hi']:+.3f}]{mark}"
+    if pd.isna(low):
+        return f"{mean:+.3f}"
+    mark = " ↓" if row[below] else ""
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"
 
 
 def scaling_table(cells: pd.DataFrame) -> pd.DataFrame:
@@ -82,8 +84,12 @@ def scaling_table(cells: pd.DataFrame) -> pd.DataFrame:
                                for m, lo, hi, short in
                                zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"],
                                    cells["surrogate_short_seeds"])],
-        "minus_random_roi_95ci": [_difference_text(row) for _, row in cells.iterrows()],
+        "minus_random_roi_95ci": [_difference_text(row, "diff", "below_control")
+                                  for _, row in cells.iterrows()],
         "p_below_random_roi": cells["p_below_control"].round(4),
+        "minus_clean_trained_95ci": [_difference_text(row, "clean_diff", "below_clean")
+                                     for _, row in cells.iterrows()],
+        "p_below_clean_trained": cells["p_below_clean"].round(4),
         "clean_trained_95ci": [interval_text(m, lo, hi) for m, lo, hi in
                                zip(cells["clean_mean"], cells["clean_lo"], cells["clean_hi"])],
     })
@@ -103,8 +109,11 @@ HEADER = (
     "protection lowers the DSC more than random noise in the same ROI), with its 95 % paired "
     f"hierarchical bootstrap interval when they share at least {stats.MIN_SEEDS} seeds (the "
     "point alone with fewer); p_below_random_roi = that bootstrap's one-sided p (blank "
-    f"with fewer than {stats.MIN_SEEDS} shared seeds); clean_trained_95ci = the clean-trained "
-    f"reference of the same preset and victim. {INTERVALS}"
+    f"with fewer than {stats.MIN_SEEDS} shared seeds); minus_clean_trained_95ci and "
+    "p_below_clean_trained = the same comparison against the clean-trained victim of the "
+    "same preset and seeds (for the control too: a difference to random-roi can come from "
+    "the control rising above clean-trained, which this column shows); clean_trained_95ci = "
+    f"the clean-trained reference of the same preset and victim. {INTERVALS}"
 )
 
 
