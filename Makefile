@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench canary leaderboard matrix lint
+.PHONY: demo test bench canary leaderboard matrix scaling lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,23 @@ matrix: $(BIN)/.installed
 		--method random-roi --method voxshield --seed 0 --seed 1 --seed 2 --eps 4/255
 	$(BIN)/uebench leaderboard --add runs/records
 	$(BIN)/uebench report leaderboards/records --out leaderboards/report --cache runs/cache
+
+# The scale study (README, "The scale study"; hours on 2 CPU cores), resumable from the committed
+# records: 4/255 at every point, the 32/255 positive control at the base and each axis's
+# largest point, then 8/255 (clean once per point: it takes no budget); then the board.
+SCALING := $(BIN)/uebench sweep --quiet --out runs/scaling --workers 2 --victim unet \
+	--seed 0 --seed 1 --seed 2 --method random-roi --method voxshield --method em
+AXES := --axis surrogate-updates --axis epochs --axis volume --axis train-cases
+scaling: $(BIN)/.installed
+	mkdir -p runs/scaling/records
+	cp -n leaderboards/scaling/records/*.json runs/scaling/records/
+	$(SCALING) --method clean $(AXES) --eps 4/255
+	$(SCALING) --preset canary --preset canary-u2000 --preset canary-e200 --preset canary-v64 \
+		--preset canary-n40 --eps 32/255
+	$(SCALING) $(AXES) --eps 8/255
+	cp -n runs/scaling/records/*.json leaderboards/scaling/records/
+	$(BIN)/uebench scaling leaderboards/scaling/records --out leaderboards/scaling \
+		--figure leaderboards/scaling/scaling.png
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check uebench methods victims datasets defenses tests benchmarks docs
