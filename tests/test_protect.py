@@ -286,6 +286,28 @@ def test_a_z_scored_channel_is_shrunk_until_renormalised_within_budget(tmp_path)
     assert float(moved) == pytest.approx(result.simulated, rel=1e-5)
 
 
+def test_a_delta_that_narrows_the_spread_ends_within_budget_or_is_refused(tmp_path,
+                                                                          monkeypatch):
+    """Pulling every voxel inwards shrinks the std the reader divides by, so the fit needs
+    several rounds (4 here); when the rounds run out the writer refuses the channel instead of
+    returning it above eps (it used to, and only the read-back caught it)."""
+    from uebench.custodian import budget_fit
+
+    rng = np.random.default_rng(0)
+    raw = (rng.normal(100.0, 10.0, (16, 16, 16))).astype(np.float32)
+    path = tmp_path / "x.nii.gz"
+    nib.save(nib.Nifti1Image(raw, np.eye(4)), path)
+    nifti = NiftiFile.read(path)
+    eps = 32 / 255
+    delta = (-eps * np.sign(raw - 100.0)).astype(np.float32)
+    result = protect_channel(nifti, nifti.stored, delta, IntensityMap.zscore, eps)
+    assert 0.5 * eps < result.simulated <= eps * (1 + 1e-6) and result.shrink < 0.7
+    monkeypatch.setattr(budget_fit, "FIT_ROUNDS", 1)
+    with pytest.raises(ProtectError, match=r"x\.nii\.gz: the delta is still .* above eps "
+                                           r"32\.000/255, after 1 shrink rounds"):
+        protect_channel(nifti, nifti.stored, delta, IntensityMap.zscore, eps)
+
+
 def test_a_flare_folder_is_protected_in_its_own_layout(tmp_path):
     """Any registered layout whose reader maps each channel affinely is protected the same
     way: FLARE's images/ and labels/, CT in whole HU within the budget (floor(eps * 400) = 12
