@@ -139,3 +139,13 @@ def test_regrid_shapes_follow_the_victim_s_size_rule():
     np.testing.assert_array_equal(back, label)  # nearest up and back keeps the labels
     with pytest.raises(ValueError, match="factor must be > 0"):
         DefenseChain("regrid:factor=0.0")
+
+
+def test_a_regrid_that_rounds_back_to_the_protection_cube_is_refused():
+    from uebench.runner.pipeline import resolve
+
+    with pytest.raises(ValueError, match="leaves the 32\\^3 cube as it is"):
+        resolve(RunSpec(method="random", victim="unet", dataset="spheres", preset="canary",
+                        defense="regrid"))  # 0.75: 24 rounds to 32 (multiples of 16)
+    resolve(RunSpec(method="random", victim="unet", dataset="spheres", preset="canary",
+                    defense="regrid:factor=0.5"))  # 16: another grid, accepted

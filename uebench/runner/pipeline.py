@@ -80,8 +80,20 @@ def resolve(spec: RunSpec) -> Resolved:
     if defense.pretrain_cohort is not None and isinstance(dataset, NiftiFolder):
         raise ValueError(f"defense 'pretrained' needs a generated dataset (another cohort of "
                          f"subjects); {spec.dataset!r} is a local folder")
+    if defense.grid_factor is not None and not preset.native:
+        _check_regrid(defense.grid_factor, preset.volume_size, victim.size_multiple)
     method = method_cls(spec.epsilon, preset, **spec.method_params)  # checked by Method
     return Resolved(dataset, preset, method, victim, defense)
+
+
+def _check_regrid(factor: float, edge: int, multiple: int) -> None:
+    """On a cube the regridded edge is rounded to the victim's size multiple; a factor that
+    rounds back to the protection grid would train the attacker on it, so it is refused."""
+    (regridded,) = regrid_shape((edge,), factor, multiple)
+    if regridded == edge:
+        raise ValueError(f"defense 'regrid:factor={factor}' leaves the {edge}^3 cube as it is "
+                         f"(the victim's edges are multiples of {multiple}: {edge} x {factor} "
+                         f"rounds to {regridded}); choose a factor that moves the grid")
 
 
 def _check_native(spec: RunSpec, dataset: Dataset, method_cls: type[Method]) -> None:
