@@ -78,6 +78,7 @@ def build_report(records_dir: Path, out: Path, cache_root: Path | None = None,
     sections.append(page.example_section(example, cache_root, out))
     sections.append(page.spectrum_section(records, example, cache_root, out, colours))
     sections += page.defense_sections(table, out, colours)
+    sections += page.partial_sections(table, out, colours)
     sections.append(page.Section(
         "The numbers behind the curves",
         "uebench.results.curves.curve_table of the records, as drawn above.", [],

@@ -327,6 +327,31 @@ def defenses_figure(board: pd.DataFrame, colours: Palette, out: Path, name: str,
     return _finish(figure, axes, len(panels), title, colours, out, name)
 
 
+def partial_figure(curve: pd.DataFrame, colours: Palette, out: Path, name: str, title: str
+                   ) -> str:
+    """(f) Protected-trained DSC against the share of protected training cases (F = 1: every
+    case), one line per method with its 95 % band, one panel per victim and budget, over the
+    clean-trained band."""
+    panels = list(curve.groupby(["victim", "budget_label"], sort=True))
+    nrows, ncols = _grid(len(panels))
+    figure = _new_figure(4.4 * ncols + 2.6, 3.6 * nrows + 0.6)
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, ((victim, budget), rows) in zip(axes, panels):
+        ref = rows.iloc[0]
+        _reference_band(ax, ref)
+        for label in colours.order(list(rows["method"].unique())):
+            line = rows[rows["method"] == label].sort_values("fraction")
+            style = colours.styles[label]
+            x = line["fraction"].to_numpy(float)
+            ax.plot(x, line["dsc_mean"], label=label, lw=1.6, ms=5,
+                    zorder=3 if colours.is_control(label) else 2, **style)
+            ax.fill_between(x, line["dsc_lo"], line["dsc_hi"], color=style["color"],
+                            alpha=0.12, lw=0)
+        ax.set_xlim(0, 1.05)
+        _dsc_panel(ax, f"{victim}, {budget}", ref, "protected share of the training cases")
+    return _finish(figure, axes, len(panels), title, colours, out, name)
+
+
 def _readable_log_ticks(ax) -> None:
     """Plain ``%.3g`` labels on a log y axis; minor ticks labelled only within one decade."""
     from matplotlib.ticker import FuncFormatter, NullFormatter

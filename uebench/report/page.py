@@ -13,6 +13,7 @@ from uebench.report import figures, readback
 from uebench.report.figures import Palette, slug
 from uebench.results import records as rec
 from uebench.results.defense_board import BREAKS_RULE, defense_table
+from uebench.results.partial_curve import partial_table
 from uebench.results.records import REFERENCE, Record
 from uebench.runner.defense_chain import NONE
 
@@ -88,6 +89,26 @@ def defense_sections(table: pd.DataFrame, out: Path, colours: Palette) -> list[S
         images, table_html(board.round(4)))]
 
 
+def partial_sections(table: pd.DataFrame, out: Path, colours: Palette) -> list[Section]:
+    """Section (f), the partial-protection curve of ``curve_table``'s cells, when any record
+    protected only part of its training cases."""
+    curve = partial_table(table)
+    if curve.empty:
+        return []
+    images = [figures.partial_figure(rows, colours, out,
+                                     f"partial-{slug(dataset, preset)}.png",
+                                     f"{dataset}, preset {preset}")
+              for (dataset, preset), rows in curve.groupby(["dataset", "preset"], sort=True)]
+    return [Section(
+        "f) Partial protection",
+        "Protected-trained DSC when only a seeded share of the training cases is protected and "
+        "the rest are trained on clean (the defense partial:fraction=F; F = 1 is the "
+        "undefended run): lines = mean over seeds, bands = 95 % hierarchical bootstrap "
+        "interval; green band: the clean-trained reference. A protection that only works on a "
+        "fully protected set rises to the band as F falls.",
+        images, table_html(curve.round(4)))]
+
+
 def example_section(example: Record, cache_root: Path, out: Path) -> Section:
     """Section (c): one training case of ``example``'s released set, read from the stage
     cache; a text panel saying why when its protection is not there."""
@@ -137,7 +158,7 @@ def remove_stale(out: Path, keep: set[str]) -> None:
     """Delete figures of an earlier render (our own name patterns only) that the page no
     longer links, so a committed report folder holds exactly what its page shows."""
     for pattern in ("curves-*.png", "psnr-*.png", "example-*.png", "spectrum.png",
-                    "defenses-*.png"):
+                    "defenses-*.png", "partial-*.png"):
         for path in out.glob(pattern):
             if path.name not in keep:
                 path.unlink()

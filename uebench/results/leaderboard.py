@@ -1,11 +1,13 @@
 """Leaderboards (Markdown + CSV) rendered from run records with pandas and tabulate.
 
-Seven tables: grid (protected-trained DSC with its interval, methods x victims, the view the
-headline numbers come from), curves (protected DSC per budget with intervals, relative DSC
-and the matched-control test, per method x victim x defense) and eps50 (methods ranked by the
-budget that halves the clean-trained DSC), efficacy (clean-trained vs protected-trained on the
-clean test split), defenses (each protected cell under each defense, beside what the defense
-costs clean data), fidelity (measured on the stored form) and throughput. The boards hold one
+Seven tables, and an eighth when records hold partial protection: grid (protected-trained DSC
+with its interval, methods x victims, the view the headline numbers come from), curves
+(protected DSC per budget with intervals, relative DSC and the matched-control test, per
+method x victim x defense) and eps50 (methods ranked by the budget that halves the
+clean-trained DSC), efficacy (clean-trained vs protected-trained on the clean test split),
+defenses (each protected cell under each defense, beside what the defense costs clean data),
+fidelity (measured on the stored form) and throughput; partial (the partial-protection curve:
+protected-trained DSC against the share of protected training cases). The boards hold one
 evaluation protocol (``records.PROTOCOL_VERSION``) and one kind of device (CPU or CUDA:
 training numerics differ, so CPU and GPU records are boarded apart, never pooled). Rendering
 is deterministic so a test can re-render the committed tables from the committed records.
@@ -22,6 +24,7 @@ from uebench.results import records as rec
 from uebench.results import stats
 from uebench.results.curves import curve_table, eps50_table
 from uebench.results.defense_board import BREAKS_RULE, defense_table
+from uebench.results.partial_curve import partial_table
 from uebench.results.records import (
     CELL,
     REFERENCE,
@@ -137,7 +140,8 @@ def tables(records: list[Record]) -> dict[str, pd.DataFrame]:
             "eps50": _eps50(records), "efficacy": efficacy, "fidelity": fidelity,
             "throughput": throughput,
             **({"defenses": defended} if not (defended := _defenses(curve_cells)).empty
-               else {})}
+               else {}),
+            **({"partial": partial} if not (partial := _partial(curve_cells)).empty else {})}
 
 
 def interval_text(mean: float, low: float, high: float) -> str:
@@ -217,6 +221,25 @@ def _defenses(cells: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _partial(cells: pd.DataFrame) -> pd.DataFrame:
+    """The partial-protection curve of ``curve_table``'s cells with intervals as text; empty
+    when no record protected only part of its training cases."""
+    curve = partial_table(cells)
+    if curve.empty:
+        return curve
+    return pd.DataFrame({
+        "dataset": curve["dataset"], "preset": curve["preset"], "victim": curve["victim"],
+        "method": curve["method"], "epsilon": curve["budget_label"],
+        "protected_fraction": curve["fraction"], "seeds": curve["seeds"],
+        "protected_dsc_95ci": [_cell_text(row) for _, row in curve.iterrows()],
+        "minus_random_roi_95ci": [interval_text(m, lo, hi) for m, lo, hi in
+                                  zip(curve["diff_mean"], curve["diff_lo"], curve["diff_hi"])],
+        "p_below_random_roi": curve["p_below_control"].round(4),
+        "clean_trained_95ci": [interval_text(m, lo, hi) for m, lo, hi in
+                               zip(curve["clean_mean"], curve["clean_lo"], curve["clean_hi"])],
+    })
+
+
 def _grid(cells: pd.DataFrame) -> pd.DataFrame:
     """Protected-trained DSC [95 % interval], one row per method and budget, one column per
     victim (no defense; ↓ = below the matched random-roi); each dataset's first row is the
@@ -262,6 +285,11 @@ HEADERS = {
                 "defense; clean_data_same_defense_95ci = a victim trained on clean data under "
                 "the same defense (what the defense costs by itself); clean_trained_95ci = the "
                 f"undefended clean-trained victim. {BREAKS_RULE}. {INTERVALS}",
+    "partial": "The partial-protection curve: only a seeded share protected_fraction of the "
+               "training cases is protected, the rest are trained on clean (the defense "
+               "partial:fraction=F; 1 = the undefended run, every case protected). "
+               "minus_random_roi_95ci = the paired difference to random-roi at the same "
+               f"fraction (protected minus control). {INTERVALS}",
     "efficacy": "DSC = mean over foreground classes on the CLEAN test split, victim trained on "
                 f"the protected training split. Empty-mask rule: {EMPTY_RULE}. "
                 "drop = clean-trained minus protected-trained; mean ± std over seeds; "
