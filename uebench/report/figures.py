@@ -142,6 +142,23 @@ def _reference_band(ax, ref: pd.Series) -> None:
                label="clean-trained reference (95 % band)")
 
 
+def _method_lines(ax, rows: pd.DataFrame, colours: Palette, x_column: str) -> None:
+    """One protected-DSC line per method of ``rows`` against ``x_column``, with its 95 % band
+    (an error bar where the line has one point)."""
+    for label in colours.order(list(rows["method"].unique())):
+        line = rows[rows["method"] == label].sort_values(x_column)
+        style = colours.styles[label]
+        x = line[x_column].to_numpy(float)
+        ax.plot(x, line["dsc_mean"], label=label, lw=1.6, ms=5,
+                zorder=3 if colours.is_control(label) else 2, **style)
+        if len(line) > 1:
+            ax.fill_between(x, line["dsc_lo"], line["dsc_hi"], color=style["color"],
+                            alpha=0.12, lw=0)
+        else:
+            ax.errorbar(x, line["dsc_mean"], yerr=_yerr(line), color=style["color"],
+                        fmt="none", capsize=3)
+
+
 def curves_figure(table: pd.DataFrame, colours: Palette, out: Path, name: str, title: str
                  ) -> str:
     """(a) Protected-trained DSC against the L-inf budget (log2 axis), one panel per victim."""
@@ -150,18 +167,7 @@ def curves_figure(table: pd.DataFrame, colours: Palette, out: Path, name: str, t
         rows = table[table["victim"] == victim]
         ref = _reference(rows)
         _reference_band(ax, ref)
-        for label in colours.order(list(rows["method"].unique())):
-            line = rows[rows["method"] == label].sort_values("budget")
-            style = colours.styles[label]
-            x = line["budget"].to_numpy(float)
-            ax.plot(x, line["dsc_mean"], label=label, lw=1.6, ms=5,
-                    zorder=3 if colours.is_control(label) else 2, **style)
-            if len(line) > 1:
-                ax.fill_between(x, line["dsc_lo"], line["dsc_hi"], color=style["color"],
-                                alpha=0.12, lw=0)
-            else:
-                ax.errorbar(x, line["dsc_mean"], yerr=_yerr(line), color=style["color"],
-                            fmt="none", capsize=3)
+        _method_lines(ax, rows, colours, "budget")
         ticks = rows.drop_duplicates("budget").sort_values("budget")
         ax.set_xscale("log", base=2)
         ax.set_xticks(ticks["budget"].to_numpy(float), ticks["budget_label"].tolist())
@@ -339,14 +345,7 @@ def partial_figure(curve: pd.DataFrame, colours: Palette, out: Path, name: str, 
     for ax, ((victim, budget), rows) in zip(axes, panels):
         ref = rows.iloc[0]
         _reference_band(ax, ref)
-        for label in colours.order(list(rows["method"].unique())):
-            line = rows[rows["method"] == label].sort_values("fraction")
-            style = colours.styles[label]
-            x = line["fraction"].to_numpy(float)
-            ax.plot(x, line["dsc_mean"], label=label, lw=1.6, ms=5,
-                    zorder=3 if colours.is_control(label) else 2, **style)
-            ax.fill_between(x, line["dsc_lo"], line["dsc_hi"], color=style["color"],
-                            alpha=0.12, lw=0)
+        _method_lines(ax, rows, colours, "fraction")
         ax.set_xlim(0, 1.05)
         _dsc_panel(ax, f"{victim}, {budget}", ref, "protected share of the training cases")
     return _finish(figure, axes, len(panels), title, colours, out, name)

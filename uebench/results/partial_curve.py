@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from uebench.contracts import registry
 from uebench.contracts.registry import UnknownNameError
 from uebench.results.records import REFERENCE
 from uebench.runner.defense_chain import NONE, DefenseChain
 
 SITE = ["dataset", "preset", "victim", "method", "budget_label"]
+PARTIAL = "partial"
 
 
 def protected_fraction(defense: str) -> float | None:
@@ -27,8 +29,8 @@ def protected_fraction(defense: str) -> float | None:
     except UnknownNameError:  # a plugin not installed here: not this board's column
         return None
     parts = chain.data + chain.training
-    fractions = [getattr(part, "fraction", None) for part in parts]
-    return fractions[0] if len(parts) == 1 and fractions[0] is not None else None
+    partial = registry.defenses.get(PARTIAL)  # the column at_fractions writes for F < 1
+    return parts[0].fraction if len(parts) == 1 and isinstance(parts[0], partial) else None
 
 
 def partial_table(cells: pd.DataFrame) -> pd.DataFrame:
