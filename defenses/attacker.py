@@ -8,7 +8,10 @@ another data seed, cached like any stage) and fine-tunes on the protected data, 
 nullify existing UEs (arXiv 2603.04731); ``regrid``: the attacker works at another grid than
 the one protected (every training case and, for the prediction, every test image resampled by
 ``factor`` per axis, trilinear; predictions scored back at the test case's own grid), the
-realistic case of a different preprocessing."""
+realistic case of a different preprocessing; ``renormalise``: the attacker reads each protected
+training volume from its file and z-scores every channel with that file's own statistics, the
+field's preprocessing (``uebench.runner.reader_view``), so the victim sees what a release
+written by ``uebench protect`` gives it rather than the delta the method made in memory."""
 
 from __future__ import annotations
 
@@ -73,3 +76,13 @@ class Pretrained(TrainingDefense):
 
     def batch_loss(self, model, x, y, loss_fn):
         return loss_fn(model, x, y)
+
+
+@register_defense("renormalise")
+class Renormalise(Defense):
+    summary = ("the attacker z-scores each channel of each file again (clean 0 voxels kept 0): "
+               "the reader's view of a release")
+    reads_files = True
+
+    def apply(self, image, label, rng):
+        return image, label  # the pipeline rereads (it holds the clean volume's zero voxels)

@@ -149,3 +149,41 @@ def test_a_regrid_that_rounds_back_to_the_protection_cube_is_refused():
                         defense="regrid"))  # 0.75: 24 rounds to 32 (multiples of 16)
     resolve(RunSpec(method="random", victim="unet", dataset="spheres", preset="canary",
                     defense="regrid:factor=0.5"))  # 16: another grid, accepted
+
+
+@pytest.mark.slow
+def test_renormalise_trains_the_attacker_on_the_reader_s_view(tmp_path, monkeypatch):
+    import uebench.runner.pipeline as pipeline_module
+
+    trained_on, reads = [], []
+    real_train, real_reread = pipeline_module.train_segmenter, pipeline_module.reread
+
+    def train_spy(model, images, labels, *args, **kwargs):
+        trained_on.append(np.asarray(images).copy())
+        return real_train(model, images, labels, *args, **kwargs)
+
+    def reread_spy(protected, clean, zscored):
+        reads.append((protected.copy(), clean.copy(), list(zscored)))
+        return real_reread(protected, clean, zscored)
+
+    monkeypatch.setattr(pipeline_module, "train_segmenter", train_spy)
+    monkeypatch.setattr(pipeline_module, "reread", reread_spy)
+    record, _ = Pipeline(tmp_path / "run", device="cpu", progress=False).run(
+        RunSpec(method="random-roi", victim="unet", dataset="spheres", preset="tiny",
+                epsilon=8 / 255, defense="renormalise"))
+    assert record["spec"]["defense"] == "renormalise"
+    clean, defended = trained_on  # the clean victim's set is not reread
+    assert len(reads) == len(defended) == len(clean)
+    for (protected, original, zscored), read, clean_case in zip(reads, defended, clean):
+        np.testing.assert_array_equal(original, clean_case)  # the clean volume's own zeros
+        assert zscored == [True]  # spheres' one channel is not CT
+        assert 0 < np.abs(protected - original).max() <= 8 / 255 + 1e-6  # the release
+        np.testing.assert_array_equal(read, real_reread(protected, original, zscored))
+
+
+def test_renormalise_refuses_a_ct_dataset():
+    from uebench.runner.pipeline import resolve
+
+    with pytest.raises(ValueError, match="'renormalise' models a reader that z-scores"):
+        resolve(RunSpec(method="random", victim="unet", dataset="abdomen-phantom",
+                        preset="tiny", defense="renormalise"))

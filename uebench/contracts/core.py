@@ -245,6 +245,9 @@ class Defense:
     # a data defense for an attacker who works at another grid: training cases resampled by
     # this factor per axis, test images too for the prediction (scored back at their grid)
     grid_factor: float | None = None
+    # a data defense for an attacker who reads each training volume from its file: the pipeline
+    # gives it the reader's view first (``uebench.runner.reader_view.reread``)
+    reads_files: ClassVar[bool] = False
 
     def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
         """Training cases the attacker holds clean (unprotected) copies of: none by default; a

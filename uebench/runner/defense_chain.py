@@ -204,6 +204,11 @@ class DefenseChain:
         return factors[0] if factors else None
 
     @property
+    def reads_files(self) -> bool:
+        """Whether a data defense models an attacker reading the release from its files."""
+        return any(d.reads_files for d in self.data)
+
+    @property
     def pretrain_cohort(self) -> int | None:
         """The data seed of the clean cohort a training-time defense pretrains the victim on."""
         cohorts = [d.pretrain_cohort for d in self.training if d.pretrain_cohort is not None]

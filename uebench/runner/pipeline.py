@@ -31,6 +31,7 @@ from uebench.runner.defense_chain import NONE, DefenseChain, defense_origins
 from uebench.runner.environment import environment
 from uebench.runner.evaluation import evaluate, regrid_shape, resample
 from uebench.runner.fidelity import fidelity, mean_fidelity
+from uebench.runner.reader_view import reread, zscored_channels
 from uebench.runner.released import RELEASED, ReleasedFolder
 from uebench.runner.stages import STAGES, protection_key, victim_key
 from uebench.runner.store import StageCache, default_cache_root, stable_hash, write_json
@@ -82,6 +83,9 @@ def resolve(spec: RunSpec) -> Resolved:
                          f"subjects); {spec.dataset!r} is a local folder")
     if defense.grid_factor is not None and not preset.native:
         _check_regrid(defense.grid_factor, preset.volume_size, victim.size_multiple)
+    if defense.reads_files and not any(zscored_channels(dataset.modalities, 1)):
+        raise ValueError(f"defense 'renormalise' models a reader that z-scores each channel; "
+                         f"{spec.dataset!r} is CT (a fixed HU window), which it reads as it is")
     method = method_cls(spec.epsilon, preset, **spec.method_params)  # checked by Method
     return Resolved(dataset, preset, method, victim, defense)
 
@@ -245,6 +249,8 @@ class Pipeline:
         kept_clean = (r.defense.clean_cases([c.id for c in split.train], spec.seed)
                       if under_defense else set())
         factor = r.defense.grid_factor if under_defense else None
+        reread_channels = (zscored_channels(r.dataset.modalities, len(split.train[0].image))
+                           if under_defense and r.defense.reads_files else None)
         # (factor, the edge multiple the victim needs on a cube; any shape on the native grid)
         grid = None if factor is None else (factor,
                                             1 if r.preset.native else r.victim.size_multiple)
@@ -253,6 +259,8 @@ class Pipeline:
             if training_set["protection"] is not None and case.id not in kept_clean:
                 image = budget.release(image, protection["deltas"][case.id], case.id)
             label = case.label
+            if reread_channels is not None:  # the attacker reads the file: the reader's view
+                image = reread(image, case.image, reread_channels)
             if under_defense:  # the data defenses, in order
                 image, label = r.defense.apply(image, label, defense_rng)
             if grid is not None:  # the attacker's own grid

@@ -1,0 +1,52 @@
+"""What an attacker who reads a release from its files sees of a protected training volume.
+
+A release written by ``uebench protect`` keeps every voxel that is 0 in the clean file at 0
+(the reader's z-score runs over the non-zero voxels and pins the rest to 0), and the attacker's
+reader z-scores each channel of the protected file with that file's own mean and spread (MONAI's
+``NormalizeIntensity(nonzero=True)``, as the ``decathlon`` reader and nnU-Net do). The harness's
+in-memory path applies the delta after normalisation and never re-normalises, so a delta that
+shifts or widens a channel's intensities (em widens the spread over the brain by 11-34 %,
+``benchmarks/release_delta_agreement.py``) reaches the in-memory victim whole but the reader
+divides that part back out. ``reread`` gives the in-memory volume the reader's view; the
+``renormalise`` defense (``defenses/attacker.py``) trains the victim on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Z_CLIP = 5.0  # the readers' z-score clip, +-5, mapped to [0, 1]
+
+
+def reread(protected: np.ndarray, clean: np.ndarray, zscored: Sequence[bool]) -> np.ndarray:
+    """``protected [C, ...]`` (normalised, in [0, 1]) as the reader normalises it from a file:
+    for each z-scored channel, the voxels that are 0 in ``clean`` stay 0 and the rest are
+    z-scored again with their own mean and population std (in the z units the [0, 1] map stands
+    for, clipped to +-5, mapped back to [0, 1]); a channel the reader maps with a fixed window
+    (CT) is read as it is. Because a z-score is affine invariant, z-scoring the normalised
+    values equals z-scoring the raw file up to the clean volume's own clip at +-5."""
+    if len(zscored) != len(protected):
+        raise ValueError(f"reread: {len(zscored)} channel kinds for {len(protected)} channels")
+    out = np.array(protected, dtype=np.float32, copy=True)
+    for c, by_zscore in enumerate(zscored):
+        if not by_zscore:
+            continue
+        inside = clean[c] != 0
+        out[c][~inside] = 0.0
+        if not inside.any():
+            continue
+        z = protected[c][inside].astype(np.float64) * (2 * Z_CLIP) - Z_CLIP
+        spread = z.std()
+        z = (z - z.mean()) / (spread if spread > 0 else 1.0)
+        out[c][inside] = (np.clip(z, -Z_CLIP, Z_CLIP) + Z_CLIP) / (2 * Z_CLIP)
+    return out
+
+
+def zscored_channels(modalities: Sequence[str], n_channels: int) -> list[bool]:
+    """Which channels a reader z-scores: every one but CT (a fixed HU window); a dataset that
+    names no modalities is read as z-scored."""
+    if not modalities:
+        return [True] * n_channels
+    return [m.upper() != "CT" for m in modalities]
