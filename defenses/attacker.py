@@ -11,7 +11,9 @@ the one protected (every training case and, for the prediction, every test image
 realistic case of a different preprocessing; ``renormalise``: the attacker reads each protected
 training volume from its file and z-scores every channel with that file's own statistics, the
 field's preprocessing (``uebench.runner.reader_view``), so the victim sees what a release
-written by ``uebench protect`` gives it rather than the delta the method made in memory."""
+written by ``uebench protect`` gives it rather than the delta the method made in memory;
+``renormalise:budget=true`` also shrinks each channel's delta until that view is within eps, as
+``protect``'s writer does (its integer rounding left out), which isolates the writer's shrink."""
 
 from __future__ import annotations
 
@@ -81,8 +83,11 @@ class Pretrained(TrainingDefense):
 @register_defense("renormalise")
 class Renormalise(Defense):
     summary = ("the attacker z-scores each channel of each file again (clean 0 voxels kept 0): "
-               "the reader's view of a release")
+               "the reader's view of a release; budget=true: shrunk to eps as protect writes it")
     reads_files = True
+
+    def __init__(self, budget: bool = False) -> None:
+        self.reread_within_eps = budget  # true: the writer's shrink to eps, without rounding
 
     def apply(self, image, label, rng):
         return image, label  # the pipeline rereads (it holds the clean volume's zero voxels)

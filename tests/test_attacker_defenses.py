@@ -152,33 +152,47 @@ def test_a_regrid_that_rounds_back_to_the_protection_cube_is_refused():
 
 
 @pytest.mark.slow
-def test_renormalise_trains_the_attacker_on_the_reader_s_view(tmp_path, monkeypatch):
+@pytest.mark.parametrize("budget", [False, True])
+def test_renormalise_trains_the_attacker_on_the_reader_s_view(tmp_path, monkeypatch, budget):
     import uebench.runner.pipeline as pipeline_module
+    from uebench.runner.reader_view import reread, reread_within
 
     trained_on, reads = [], []
-    real_train, real_reread = pipeline_module.train_segmenter, pipeline_module.reread
+    real_train = pipeline_module.train_segmenter
 
     def train_spy(model, images, labels, *args, **kwargs):
         trained_on.append(np.asarray(images).copy())
         return real_train(model, images, labels, *args, **kwargs)
 
-    def reread_spy(protected, clean, zscored):
-        reads.append((protected.copy(), clean.copy(), list(zscored)))
-        return real_reread(protected, clean, zscored)
+    def spy(real):
+        def read(protected, clean, zscored, *rest):
+            reads.append((protected.copy(), clean.copy(), list(zscored), rest))
+            return real(protected, clean, zscored, *rest)
+        return read
 
     monkeypatch.setattr(pipeline_module, "train_segmenter", train_spy)
-    monkeypatch.setattr(pipeline_module, "reread", reread_spy)
+    monkeypatch.setattr(pipeline_module, "reread", spy(reread))
+    monkeypatch.setattr(pipeline_module, "reread_within", spy(reread_within))
+    defense = "renormalise:budget=True" if budget else "renormalise"
     record, _ = Pipeline(tmp_path / "run", device="cpu", progress=False).run(
         RunSpec(method="random-roi", victim="unet", dataset="spheres", preset="tiny",
-                epsilon=8 / 255, defense="renormalise"))
-    assert record["spec"]["defense"] == "renormalise"
+                epsilon=8 / 255, defense=defense))
+    assert record["spec"]["defense"] == defense
     clean, defended = trained_on  # the clean victim's set is not reread
     assert len(reads) == len(defended) == len(clean)
-    for (protected, original, zscored), read, clean_case in zip(reads, defended, clean):
+    for (protected, original, zscored, rest), read, clean_case in zip(reads, defended, clean):
         np.testing.assert_array_equal(original, clean_case)  # the clean volume's own zeros
         assert zscored == [True]  # spheres' one channel is not CT
         assert 0 < np.abs(protected - original).max() <= 8 / 255 + 1e-6  # the release
-        np.testing.assert_array_equal(read, real_reread(protected, original, zscored))
+        assert rest == ((8 / 255,) if budget else ())
+        expected = (reread_within(protected, original, zscored, 8 / 255)[0] if budget
+                    else reread(protected, original, zscored))
+        np.testing.assert_array_equal(read, expected)
+    shrink = record["throughput"]["victim_training"]["protected"].get("reread_shrink")
+    if budget:
+        assert 0 < shrink[0] <= shrink[1] <= 1.0
+    else:
+        assert shrink is None
 
 
 def test_renormalise_refuses_a_ct_dataset():

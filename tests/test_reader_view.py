@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uebench.runner.reader_view import reread, zscored_channels
+from uebench.runner.reader_view import reread, reread_within, zscored_channels
 
 
 def _zscored_volume(rng: np.random.Generator) -> np.ndarray:
@@ -50,3 +50,33 @@ def test_a_ct_channel_is_read_as_it_is():
     assert zscored_channels((), 3) == [True, True, True]
     with pytest.raises(ValueError, match="2 channel kinds for 1 channels"):
         reread(protected[:1], clean[:1], [True, False])
+
+
+def test_the_writer_s_shrink_holds_eps_on_the_reader_s_view():
+    rng = np.random.default_rng(3)
+    clean = _zscored_volume(rng)
+    inside = clean[0] != 0
+    eps = 8 / 255
+    narrowing = clean.copy()  # every voxel pulled towards the mean: the reader widens it back
+    narrowing[0][inside] -= eps * np.sign(clean[0][inside] - 0.5)
+    assert np.abs(reread(narrowing, clean, [True]) - reread(clean, clean, [True])).max() > eps
+    view, (factor,) = reread_within(narrowing, clean, [True], eps)
+    assert 0 < factor < 1
+    moved = view - reread(clean, clean, [True])
+    assert np.abs(moved).max() <= eps * (1 + 1e-6)
+    assert np.abs(moved).max() > 0.9 * eps  # shrunk to the budget, not past it
+    assert (view[0][~inside] == 0).all()
+    unchanged, (one,) = reread_within(clean, clean, [True], eps)
+    assert one == 1.0
+    np.testing.assert_array_equal(unchanged, reread(clean, clean, [True]))
+
+
+def test_the_writer_s_shrink_leaves_a_ct_channel_as_it_is():
+    rng = np.random.default_rng(4)
+    clean = np.concatenate([_zscored_volume(rng), rng.random((1, 16, 16, 16), np.float32)])
+    protected = np.clip(clean + 0.02, 0, 1).astype(np.float32)
+    view, factors = reread_within(protected, clean, zscored_channels(("T2", "CT"), 2), 0.02)
+    np.testing.assert_array_equal(view[1], protected[1])
+    assert factors[1] == 1.0
+    with pytest.raises(ValueError, match="2 channel kinds for 1 channels"):
+        reread_within(protected[:1], clean[:1], [True, False], 0.02)

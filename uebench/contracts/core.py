@@ -248,6 +248,9 @@ class Defense:
     # a data defense for an attacker who reads each training volume from its file: the pipeline
     # gives it the reader's view first (``uebench.runner.reader_view.reread``)
     reads_files: ClassVar[bool] = False
+    # with ``reads_files``: the release's writer held eps on the re-read file, so the delta is
+    # shrunk until the reader's view is within eps (``reader_view.reread_within``)
+    reread_within_eps: bool = False
 
     def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
         """Training cases the attacker holds clean (unprotected) copies of: none by default; a

@@ -209,6 +209,11 @@ class DefenseChain:
         return any(d.reads_files for d in self.data)
 
     @property
+    def reread_within_eps(self) -> bool:
+        """Whether that reader's view is shrunk to eps, as ``uebench protect``'s writer does."""
+        return any(d.reads_files and d.reread_within_eps for d in self.data)
+
+    @property
     def pretrain_cohort(self) -> int | None:
         """The data seed of the clean cohort a training-time defense pretrains the victim on."""
         cohorts = [d.pretrain_cohort for d in self.training if d.pretrain_cohort is not None]

@@ -31,7 +31,7 @@ from uebench.runner.defense_chain import NONE, DefenseChain, defense_origins
 from uebench.runner.environment import environment
 from uebench.runner.evaluation import evaluate, regrid_shape, resample
 from uebench.runner.fidelity import fidelity, mean_fidelity
-from uebench.runner.reader_view import reread, zscored_channels
+from uebench.runner.reader_view import reread, reread_within, zscored_channels
 from uebench.runner.released import RELEASED, ReleasedFolder
 from uebench.runner.stages import STAGES, protection_key, victim_key
 from uebench.runner.store import StageCache, default_cache_root, stable_hash, write_json
@@ -254,12 +254,17 @@ class Pipeline:
         # (factor, the edge multiple the victim needs on a cube; any shape on the native grid)
         grid = None if factor is None else (factor,
                                             1 if r.preset.native else r.victim.size_multiple)
+        shrinks: list[float] = []  # the writer's shrink per z-scored channel, when modelled
         for case in split.train:
             image = case.image
             if training_set["protection"] is not None and case.id not in kept_clean:
                 image = budget.release(image, protection["deltas"][case.id], case.id)
             label = case.label
-            if reread_channels is not None:  # the attacker reads the file: the reader's view
+            if reread_channels is not None and r.defense.reread_within_eps:
+                image, factors = reread_within(image, case.image, reread_channels,
+                                               spec.epsilon)  # and the writer's shrink
+                shrinks.extend(f for f, z in zip(factors, reread_channels) if z)
+            elif reread_channels is not None:  # the attacker reads the file: the reader's view
                 image = reread(image, case.image, reread_channels)
             if under_defense:  # the data defenses, in order
                 image, label = r.defense.apply(image, label, defense_rng)
@@ -294,6 +299,8 @@ class Pipeline:
             training["kept_clean"] = sorted(kept_clean)  # the record names them
         if cohort is not None:
             training["pretrained_on_cohort"] = cohort
+        if shrinks:
+            training["reread_shrink"] = [min(shrinks), max(shrinks)]
         result = {"training": training, "evaluation": evaluation, "training_set": training_set,
                   "wall_seconds": time.perf_counter() - started}
         self.cache.put_json("victim", key, result)

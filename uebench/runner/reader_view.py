@@ -8,7 +8,11 @@ in-memory path applies the delta after normalisation and never re-normalises, so
 shifts or widens a channel's intensities (em widens the spread over the brain by 11-34 %,
 ``benchmarks/release_delta_agreement.py``) reaches the in-memory victim whole but the reader
 divides that part back out. ``reread`` gives the in-memory volume the reader's view; the
-``renormalise`` defense (``defenses/attacker.py``) trains the victim on it.
+``renormalise`` defense (``defenses/attacker.py``) trains the victim on it. ``reread_within``
+adds the other step between a method's delta and a release: ``uebench protect``'s writer shrinks
+each channel's delta until the re-normalised file lies within eps of the re-normalised clean
+file (``uebench.custodian.budget_fit``); here without the writer's integer rounding, so that a
+run isolates the shrink (``renormalise:budget=true``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 Z_CLIP = 5.0  # the readers' z-score clip, +-5, mapped to [0, 1]
+FIT_ROUNDS = 64  # shrink rounds per channel, as the writer's (budget_fit.FIT_ROUNDS)
 
 
 def reread(protected: np.ndarray, clean: np.ndarray, zscored: Sequence[bool]) -> np.ndarray:
@@ -42,6 +47,37 @@ def reread(protected: np.ndarray, clean: np.ndarray, zscored: Sequence[bool]) ->
         z = (z - z.mean()) / (spread if spread > 0 else 1.0)
         out[c][inside] = (np.clip(z, -Z_CLIP, Z_CLIP) + Z_CLIP) / (2 * Z_CLIP)
     return out
+
+
+def reread_within(protected: np.ndarray, clean: np.ndarray, zscored: Sequence[bool],
+                  epsilon: float) -> tuple[np.ndarray, list[float]]:
+    """The reader's view of ``protected`` after the writer's shrink: per z-scored channel the
+    delta ``protected - clean`` is scaled by a factor (1 first, then ``eps / measured`` per
+    round, as ``budget_fit.protect_channel`` does) until ``reread`` of it moves no voxel more
+    than ``epsilon`` from ``reread`` of the clean volume. Returns the view and each channel's
+    factor (1.0 for a channel read as it is); ValueError when ``FIT_ROUNDS`` rounds do not
+    get there."""
+    if len(zscored) != len(protected):
+        raise ValueError(f"reread: {len(zscored)} channel kinds for {len(protected)} channels")
+    out = np.array(protected, dtype=np.float32, copy=True)
+    factors = [1.0] * len(protected)
+    for c, by_zscore in enumerate(zscored):
+        if not by_zscore:
+            continue
+        base = reread(clean[c:c + 1], clean[c:c + 1], [True])
+        delta = protected[c:c + 1].astype(np.float32) - clean[c:c + 1]
+        factor = 1.0
+        for _ in range(FIT_ROUNDS):
+            view = reread(clean[c:c + 1] + np.float32(factor) * delta, clean[c:c + 1], [True])
+            moved = float(np.abs(view - base).max())
+            if moved <= epsilon * (1 + 1e-6):
+                out[c], factors[c] = view[0], factor
+                break
+            factor *= epsilon / moved * (1 - 1e-3)
+        else:
+            raise ValueError(f"reread_within: channel {c} still moves {moved * 255:.3f}/255 "
+                             f"after {FIT_ROUNDS} shrink rounds (eps {epsilon * 255:.3f}/255)")
+    return out, factors
 
 
 def zscored_channels(modalities: Sequence[str], n_channels: int) -> list[bool]:
