@@ -55,3 +55,21 @@ def test_a_record_names_the_versions_and_the_device_it_ran_with():
     assert env["packages"]["torch"] == torch.__version__
     assert env["packages"]["numpy"] == numpy.__version__
     assert env["device"].startswith(f"cpu ({torch.get_num_threads()} threads")
+
+
+def test_cpu_id_tells_apart_cpus_that_share_a_model_name(tmp_path):
+    def cpuinfo(name, family, flags):
+        path = tmp_path / name
+        path.write_text(f"processor\t: 0\nmodel name\t: AMD EPYC\ncpu family\t: {family}\n"
+                        f"model\t\t: 1\nstepping\t: 1\nflags\t\t: {flags}\n\n"
+                        "processor\t: 1\ncpu family\t: 99\n")
+        return path
+
+    milan = environment_module.cpu_id(cpuinfo("a", 25, "fpu avx2 sse"))
+    assert milan.startswith("family 25 model 1 stepping 1 flags ")
+    assert milan == environment_module.cpu_id(cpuinfo("b", 25, "sse avx2 fpu"))  # flag order
+    assert milan != environment_module.cpu_id(cpuinfo("c", 25, "fpu avx2 sse avx512f"))
+    assert milan != environment_module.cpu_id(cpuinfo("d", 23, "fpu avx2 sse"))
+    assert environment_module.cpu_id(tmp_path / "missing") is None
+    (tmp_path / "arm").write_text("processor\t: 0\nBogoMIPS\t: 50.00\n")
+    assert environment_module.cpu_id(tmp_path / "arm") is None

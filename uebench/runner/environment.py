@@ -3,6 +3,7 @@ the work tree had uncommitted changes, and where plugins from entry points come 
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -68,6 +69,29 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_id(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """What tells two CPUs apart where the model name does not (a VM may report only ``AMD
+    EPYC``): family, model and stepping of the first processor and a short hash of its feature
+    flags, e.g. ``family 25 model 1 stepping 1 flags 3fa2c1d0``; None where the kernel does
+    not say. Two hosts named ``AMD EPYC`` trained the same quick victim, with bit-identical
+    code, to 0.679 and 0.784."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first processor only
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if "cpu family" not in fields:
+        return None
+    flags = hashlib.sha256(" ".join(sorted(fields.get("flags", "").split())).encode())
+    return (f"family {fields['cpu family']} model {fields.get('model', '?')} stepping "
+            f"{fields.get('stepping', '?')} flags {flags.hexdigest()[:8]}")
+
+
 def environment(device: torch.device,
                 plugins: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The record's ``environment`` section. ``plugins``: for each of the run's method, victim,
@@ -80,6 +104,7 @@ def environment(device: torch.device,
         "packages": {name: _version(name) for name in PACKAGES},
         "device": describe_device(device),
         "cpu_model": cpu_model(),
+        "cpu_id": cpu_id(),
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "plugins": dict(plugins or {}),
