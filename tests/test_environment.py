@@ -34,20 +34,27 @@ def test_git_dirty_tells_committed_from_changed_trees(tmp_path):
     assert git_dirty(tmp_path) is True
 
 
-def test_a_record_names_the_commit_and_state_of_the_checkout(tmp_path, monkeypatch):
+def test_the_checkout_state_is_its_commit_and_whether_it_is_dirty(tmp_path, monkeypatch):
     monkeypatch.setattr(environment_module, "CHECKOUT", tmp_path)
-    env = environment(torch.device("cpu"))
-    assert (env["git_commit"], env["git_dirty"]) == (None, None)  # not a git work tree
+    assert environment_module.checkout_state() == (None, None)  # not a git work tree
     _git(tmp_path, "init", "-q")
     (tmp_path / "method.py").write_text("x = 1\n")
     _git(tmp_path, "add", "method.py")
     _git(tmp_path, "commit", "-q", "-m", "one")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, check=True,
                           capture_output=True, text=True).stdout.strip()
-    env = environment(torch.device("cpu"))
-    assert (env["git_commit"], env["git_dirty"]) == (head, False)
+    assert environment_module.checkout_state() == (head, False)
     (tmp_path / "method.py").write_text("x = 2\n")
-    assert environment(torch.device("cpu"))["git_dirty"] is True
+    assert environment_module.checkout_state() == (head, True)
+
+
+def test_a_record_names_the_checkout_the_process_loaded_not_a_later_one(tmp_path, monkeypatch):
+    loaded = environment_module.LOADED_CHECKOUT
+    assert loaded[0] is None or len(loaded[0]) == 40
+    monkeypatch.setattr(environment_module, "CHECKOUT", tmp_path)  # the checkout moved since
+    env = environment(torch.device("cpu"))
+    assert environment_module.checkout_state() == (None, None)
+    assert (env["git_commit"], env["git_dirty"]) == loaded
 
 
 def test_a_record_names_the_versions_and_the_device_it_ran_with():

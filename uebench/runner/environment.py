@@ -1,5 +1,6 @@
 """What a record says about where it was produced: versions, device, git commit and whether
-the work tree had uncommitted changes, and where plugins from entry points come from."""
+the work tree had uncommitted changes when the process loaded uebench, and where plugins from
+entry points come from."""
 
 from __future__ import annotations
 
@@ -47,6 +48,17 @@ def git_dirty(cwd: Path | None = None) -> bool | None:
     if out is None or out.returncode != 0:
         return None
     return bool(out.stdout.strip())
+
+
+def checkout_state() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the uebench checkout now."""
+    return git_commit(), git_dirty()
+
+
+# The checkout as this process found it when it loaded uebench: a commit made while a long run
+# is under way must not be credited with the code the run had already imported (a record used
+# to read the commit when it was written, after the run).
+LOADED_CHECKOUT: tuple[str | None, bool | None] = checkout_state()
 
 
 def describe_device(device: torch.device) -> str:
@@ -105,7 +117,7 @@ def environment(device: torch.device,
         "device": describe_device(device),
         "cpu_model": cpu_model(),
         "cpu_id": cpu_id(),
-        "git_commit": git_commit(),
-        "git_dirty": git_dirty(),
+        "git_commit": LOADED_CHECKOUT[0],
+        "git_dirty": LOADED_CHECKOUT[1],
         "plugins": dict(plugins or {}),
     }
