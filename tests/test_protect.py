@@ -95,6 +95,18 @@ def test_effective_eps_on_the_reread_files_within_budget_and_nonzero(msd_run):
         assert row["effective_eps"] == pytest.approx(eps, rel=1e-6)
         assert 0 < row["effective_eps_cube"] <= row["effective_eps"] * (1 + 1e-5)
         assert f"imagesTr/{path.name}: effective eps" in result.output
+        assert f"delta scaled by {row['shrink']:.2f}" in result.output
+
+
+def test_the_summary_says_how_far_the_budget_fit_scaled_the_deltas(msd_run):
+    _, out, result = msd_run
+    manifest = json.loads((out / MANIFEST).read_text())
+    shrinks = [row["shrink"] for row in manifest["files"].values() if row["role"] == "image"]
+    summary = manifest["summary"]
+    assert (summary["shrink_min"], summary["shrink_max"]) == (min(shrinks), max(shrinks))
+    assert 0 < summary["shrink_min"] <= summary["shrink_max"] <= 1
+    assert (f"scaled the deltas by {min(shrinks):.2f} to {max(shrinks):.2f}"
+            in result.output)
 
 
 def test_manifest_records_settings_and_sha256s_of_the_files(msd_run):

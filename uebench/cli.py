@@ -589,6 +589,11 @@ def protect_command(method, data, out, epsilon, seed, preset, device, params, re
                f"into {out}; effective eps {summary['effective_eps_min'] * 255:.2f}/255 to "
                f"{summary['effective_eps_max'] * 255:.2f}/255 (budget {epsilon * 255:.2f}/255); "
                f"manifest: {Path(out) / 'uebench-protect.json'}")
+    if summary["shrink_min"] is not None:
+        click.echo(f"the budget fit scaled the deltas by {summary['shrink_min']:.2f} to "
+                   f"{summary['shrink_max']:.2f} to hold eps on the files as read: the release "
+                   "carries that share of the method's amplitude, not all of what an in-memory "
+                   "run measures (README, 'Protecting a dataset')")
 
 
 if __name__ == "__main__":

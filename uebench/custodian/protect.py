@@ -214,7 +214,8 @@ def protect(data: str | Path, out: Path, settings: Settings, resume: bool = Fals
                 echo(f"{rel}: effective eps {row['effective_eps']:.5g} "
                      f"({row['effective_eps'] * 255:.2f}/255; as read "
                      f"{row['effective_eps_cube'] * 255:.2f}/255), "
-                     f"{row['changed_fraction']:.1%} of voxels changed")
+                     f"{row['changed_fraction']:.1%} of voxels changed, delta scaled by "
+                     f"{row['shrink']:.2f}")
     manifest["complete"] = True
     images = [row for row in files.values() if row["role"] == "image"]
     manifest["summary"] = {
@@ -222,6 +223,8 @@ def protect(data: str | Path, out: Path, settings: Settings, resume: bool = Fals
         "image_files": len(images),
         "effective_eps_min": min((r["effective_eps"] for r in images), default=None),
         "effective_eps_max": max((r["effective_eps"] for r in images), default=None),
+        "shrink_min": min((r["shrink"] for r in images), default=None),
+        "shrink_max": max((r["shrink"] for r in images), default=None),
     }
     write_json(out / MANIFEST, manifest)
     return manifest
