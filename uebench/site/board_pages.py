@@ -1,0 +1,69 @@
+"""One page per board set: every board of the set as a sortable, filterable table under the
+header its Markdown board carries, links to the method pages, and the set's report figures."""
+
+from __future__ import annotations
+
+import html
+
+from uebench.results.leaderboard import DEVICE_TEXT
+from uebench.site.boards import SETS
+from uebench.site.html_table import html_table
+from uebench.site.load import LoadedSet
+
+ORDER = ("grid", "curves", "eps50", "defenses", "partial", "scaling", "efficacy", "fidelity",
+         "throughput")
+"""The boards in the order a page shows them: the overview first, the costs last."""
+
+HOW_TO_READ = ("Click a column's header to sort by it (again to reverse); pick values in the "
+               "menus above a table or type in its box to filter its rows.")
+
+
+def page_name(slug: str) -> str:
+    """The page of the board set ``slug``, relative to the leaderboard folder."""
+    return "index.md" if slug == "main" else f"{slug}.md"
+
+
+def methods_of(loaded: LoadedSet) -> list[str]:
+    """The methods with records in the set, sorted."""
+    return sorted({r["spec"]["method"] for r in loaded.records})
+
+
+def report_figures(loaded: LoadedSet) -> list[str]:
+    """The names of the set's committed report figures (PNG), sorted."""
+    report = loaded.board_set.report
+    return sorted(p.name for p in report.glob("*.png")) if report.is_dir() else []
+
+
+def figure_name(slug: str, name: str) -> str:
+    """Where the site keeps report figure ``name`` of set ``slug`` (in ``figures/``)."""
+    return f"report-{slug}-{name}"
+
+
+def reading(header: str) -> str:
+    """A board's header (what its columns and marks mean) as a collapsed HTML block."""
+    return (f"<details><summary>How to read this board</summary><p>{html.escape(header)}</p>"
+            "</details>")
+
+
+def board_page(loaded: LoadedSet) -> str:
+    """The Markdown of the set's page."""
+    bs = loaded.board_set
+    others = " · ".join(f"[{s.title}]({page_name(s.slug)})" for s in SETS if s.slug != bs.slug)
+    methods = ", ".join(f"[{m}](methods/{m}.md)" for m in methods_of(loaded))
+    lines = ["---", "hide:", "  - toc", "---", "", f"# {bs.title}", "", bs.note, "",
+             f"Protocol {loaded.protocol}, {DEVICE_TEXT[loaded.device]}. Rendered from the "
+             f"{len(loaded.records)} committed records in `{bs.boards}/records/`; the same "
+             f"boards as Markdown and CSV are `{bs.boards}/*.md` and `*.csv` "
+             "(`uebench leaderboard`" + (", `uebench scaling`" if bs.kind == "scaling" else "")
+             + "). " + HOW_TO_READ, "",
+             f"Methods on this board: {methods}.", "", f"Other boards: {others}.", ""]
+    for name in [n for n in ORDER if n in loaded.boards]:
+        lines += [f"## {name}", "", reading(loaded.headers[name]), "",
+                  html_table(loaded.boards[name], name), ""]
+    figures = report_figures(loaded)
+    if figures:
+        lines += ["## Figures", "",
+                  f"The committed report of this set (`{bs.boards}/report/index.html`, "
+                  "`uebench report`).", ""]
+        lines += [f"![{name}](figures/{figure_name(bs.slug, name)})\n" for name in figures]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,59 @@
+"""The board sets the site shows: each a folder of committed records and the boards rendered
+from it (``uebench leaderboard``), with the title and note a reader sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository root, which every path of a board set is relative to."""
+
+
+@dataclass(frozen=True)
+class BoardSet:
+    """One folder of records and the boards rendered from it."""
+
+    slug: str
+    title: str
+    boards: str  # the folder of the committed Markdown/CSV boards, relative to ROOT
+    note: str
+    kind: str = "leaderboard"  # "leaderboard" (uebench leaderboard) or "scaling" (uebench scaling)
+
+    @property
+    def records(self) -> Path:
+        """The folder of committed records."""
+        return ROOT / self.boards / "records"
+
+    @property
+    def report(self) -> Path:
+        """The committed report of the set (``uebench report``), which may be absent."""
+        return ROOT / self.boards / "report"
+
+
+SETS = (
+    BoardSet("main", "Protocol 3, CPU: the main board", "leaderboards",
+             "brats-mni at the quick preset on 2 CPU cores: the controls, voxshield and em on "
+             "unet at 4, 8, 16 and 32/255 (seeds 0-2), and the card's swinunetr cell at 4/255."),
+    BoardSet("attacker-canary", "The attacker's pipeline at canary", "leaderboards/attacker-canary",
+             "Defenses (early-stop, pretrained, regrid, renormalise) and partial protection at "
+             "canary, 32/255, unet, seeds 0-2."),
+    BoardSet("attacker-quick", "The attacker's pipeline at quick", "leaderboards/attacker-quick",
+             "The same defenses and partial protection at quick, 32/255, unet, seeds 0-2."),
+    BoardSet("scaling", "The scale study", "leaderboards/scaling",
+             "Each protection's paired difference to the matched random-roi along four axes "
+             "of compute (surrogate updates, victim epochs, volume, training cases).",
+             kind="scaling"),
+    BoardSet("protocol-2-gpu", "Protocol 2, GPU (archived)", "leaderboards/archive/protocol-2/gpu",
+             "Every method on one H100 under protocol 2, whose surrogates stopped at 120 "
+             "updates (most below fit_dsc: the † cells). Kept for the record; not comparable "
+             "with protocol 3."),
+    BoardSet("protocol-2-cpu", "Protocol 2, CPU (archived)", "leaderboards/archive/protocol-2/cpu",
+             "voxshield, em and the controls on 2 CPU cores under protocol 2 (another CPU model)."),
+)
+"""Every board set, the main board first."""
+
+
+def by_slug(slug: str) -> BoardSet:
+    """The board set named ``slug``."""
+    return next(s for s in SETS if s.slug == slug)
