@@ -102,6 +102,25 @@ def test_method_pages_list_every_record_and_show_the_curve(docs):
     assert f"figures/{figure.name}" in (methods_dir / "voxshield.md").read_text()
 
 
+def test_method_pages_answer_as_the_curves_board(docs):
+    """Each "does it work here?" row says below random-roi exactly where the committed curves
+    board marks the cell ↓."""
+    checked = 0
+    for board_set in [s for s in SETS if s.kind == "leaderboard"]:
+        header, *rows = markdown_table(ROOT / board_set.boards / "curves.md")
+        marked = {(*row[:5], eps): "↓" in row[i] for row in rows
+                  for i, eps in enumerate(header) if i >= 5 and row[i]}
+        for page in (docs / "leaderboard" / "methods").glob("*.md"):
+            glance = page_tables(page.read_text()).get(f"glance-{board_set.slug}")
+            for row in (glance or [])[1:]:
+                dataset, preset, victim, eps = row[:4]
+                below = row[glance[0].index("below_random_roi")]
+                key = (dataset, preset, victim, "none", page.stem, eps)
+                assert marked[key] == (below == "yes"), f"{page.name}: {key}"
+                checked += 1
+    assert checked > 20, f"only {checked} rows answer 'does it work here?'"
+
+
 def test_catalogue_lists_every_registered_plugin(docs):
     pages = {kind: (docs / "catalogue" / f"{kind}.md").read_text()
              for kind in ("methods", "victims", "datasets", "defenses", "presets")}

@@ -10,6 +10,7 @@ import pandas as pd
 
 from uebench.contracts import registry
 from uebench.results import records as rec
+from uebench.results.leaderboard import interval_text
 from uebench.results.records import Record
 from uebench.site.board_pages import page_name
 from uebench.site.html_table import html_table
@@ -32,6 +33,27 @@ def summary(method: str) -> str:
         return ""
     text = getattr(cls, "summary", "") or (cls.__doc__ or "").strip()
     return text.splitlines()[0] if text else ""
+
+
+def glance_table(cells: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Per undefended cell of ``method``: its protected-trained DSC, the matched random-roi's
+    difference and one-sided p, whether it lies below that control (↓ on the boards) and the
+    clean-trained reference; the answer to "does it work at this budget"."""
+    mine = cells[(cells["method"] == method) & (cells["defense"] == "none")
+                 & cells["budget"].notna()].sort_values(["dataset", "preset", "victim", "budget"])
+    return pd.DataFrame({
+        "dataset": mine["dataset"], "preset": mine["preset"], "victim": mine["victim"],
+        "epsilon": mine["budget_label"], "seeds": mine["seeds"],
+        "protected_dsc_95ci": [interval_text(m, lo, hi) for m, lo, hi in
+                               zip(mine["dsc_mean"], mine["dsc_lo"], mine["dsc_hi"])],
+        "minus_random_roi_95ci": [interval_text(m, lo, hi) for m, lo, hi in
+                                  zip(mine["diff_mean"], mine["diff_lo"], mine["diff_hi"])],
+        "p_below_random_roi": mine["p_below_control"].round(4),
+        "below_random_roi": ["" if pd.isna(p) else ("yes" if b else "no")
+                             for p, b in zip(mine["p_below_control"], mine["below_control"])],
+        "clean_trained_95ci": [interval_text(m, lo, hi) for m, lo, hi in
+                               zip(mine["clean_mean"], mine["clean_lo"], mine["clean_hi"])],
+    }).reset_index(drop=True)
 
 
 def records_table(records: list[Record]) -> pd.DataFrame:
@@ -61,6 +83,11 @@ def deviations(records: list[Record]) -> list[str]:
     return list(dict.fromkeys(t for r in records if (t := r["method"].get("deviations"))))
 
 
+def method_role(loaded: LoadedSet, method: str) -> str:
+    """The role the set's records give ``method`` (``protection``, a control, ``reference``)."""
+    return next(rec.role(r) for r in loaded.records if r["spec"]["method"] == method)
+
+
 def _section(method: str, loaded: LoadedSet, has_figure: bool) -> list[str]:
     bs = loaded.board_set
     own = [r for r in loaded.records if r["spec"]["method"] == method]
@@ -73,6 +100,13 @@ def _section(method: str, loaded: LoadedSet, has_figure: bool) -> list[str]:
                   "Protected-trained DSC (mean over seeds, 95 % hierarchical bootstrap "
                   "interval shaded) against the L-inf budget, undefended; dotted: the matched "
                   "random-roi control; grey band: the clean-trained interval.", ""]
+    glance = glance_table(loaded.cells, method)
+    if not glance.empty and method_role(loaded, method) == "protection":
+        lines += ["### Does it work here?", "",
+                  "Each undefended cell: below_random_roi = below the matched random-roi "
+                  "control by the one-sided paired test (p < 0.05, at least 3 shared seeds; "
+                  "blank with fewer), the boards' ↓.", "",
+                  html_table(glance, f"glance-{bs.slug}"), ""]
     for name in METHOD_BOARDS:
         board = loaded.boards.get(name)
         if board is None or "method" not in board.columns:
