@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench canary leaderboard matrix scaling lint docs docs-test
+.PHONY: demo test bench canary leaderboard matrix scaling walk lint docs docs-test
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,22 @@ scaling: $(BIN)/.installed
 	cp -n runs/scaling/records/*.json leaderboards/scaling/records/
 	$(BIN)/uebench scaling leaderboards/scaling/records --out leaderboards/scaling \
 		--figure leaderboards/scaling/scaling.png
+
+# The recipe walk (issue 31; leaderboards/recipe): canary-e200 under each recipe from the
+# authors' (walk-authors) to uebench's (canary-e200), then VoxShield's ablation at canary; hours
+# on 2 CPU cores, resumable from the committed records; then the board and its figure.
+WALK := $(BIN)/uebench sweep --quiet --out runs/recipe --workers 2 --victim unet \
+	--seed 0 --seed 1 --seed 2
+WALK_METHODS := --method clean --method random-roi --method em --method voxshield
+walk: $(BIN)/.installed
+	mkdir -p runs/recipe/records
+	cp -n leaderboards/recipe/records/*.json runs/recipe/records/ 2>/dev/null || true
+	$(WALK) $(WALK_METHODS) --eps 4/255 --preset walk-authors --preset walk-activation \
+		--preset walk-augmentation --preset walk-optimiser --preset walk-schedule \
+		--preset canary-e200
+	$(WALK) $(WALK_METHODS) --eps 32/255 --eps 8/255 --preset walk-authors --preset canary-e200
+	$(BIN)/uebench walk runs/recipe/records --out leaderboards/recipe \
+		--figure leaderboards/recipe/walk.png
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check uebench methods victims datasets defenses tests benchmarks docs

@@ -8,7 +8,7 @@ Phases, in order, each timed with the GPU's utilisation sampled once a second:
 3. ``calibrate`` (only with ``--with-calibrate SECONDS``): ``benchmarks/calibrate_presets.py``,
    the clean-trained victims of the ``gpu`` preset's candidates, for up to SECONDS
    (``calibration.json`` and ``calibration-records.tar.gz`` in ``--out``);
-4. ``sweep``: the protocol-3 grids (``GRIDS``, most needed first) in ``--workers`` processes
+4. ``sweep``: the protocol-4 grids (``GRIDS``, most needed first) in ``--workers`` processes
    sharing the GPU, until ``--deadline`` seconds after the start; whatever has not finished
    is stopped, and the records that landed are kept (the sweep is resumable).
 
@@ -42,9 +42,12 @@ DEFENSES = ("gaussian", "median", "zlowpass", "slice-shuffle", "lowres", "quanti
 ATTACKER = ("early-stop", "pretrained", "regrid", "regrid:factor=1.5")
 PARTIAL = ("partial:fraction=0.2", "partial", "partial:fraction=0.8")
 
-# (methods, victims, budgets in /255, seeds, defenses): issue 9's curves, its seeds and other
-# victims, then issue 10's defense board at the budget where methods work on CPU (32/255),
-# then the attacker's pipeline and partial protection (issue 17) at the same cells.
+# (methods, victims, budgets in /255, seeds, defenses[, preset]): issue 9's curves, its seeds
+# and other victims, then issue 10's defense board at the budget where methods work on CPU
+# (32/255), then the attacker's pipeline and partial protection (issue 17) at the same cells,
+# then the recipe walk's end points at the reference scale (issue 31): ``paper`` (the authors'
+# recipe) and ``paper-uebench`` (uebench's); a grid without a preset runs at ``grid_specs``'s.
+WALK_ENDS = ("paper", "paper-uebench")
 GRIDS = (
     (ALL_METHODS, ("unet",), (4, 8, 16, 32), (0,), ("none",)),
     (("clean", "random", "random-roi", "voxshield", "em"), ("unet",), (4, 32), (1, 2),
@@ -54,17 +57,20 @@ GRIDS = (
     (("clean", "random-roi", "voxshield", "em"), ("unet",), (32,), (0, 1, 2), DEFENSES),
     (("clean", "random-roi", "voxshield", "em"), ("unet",), (32,), (0, 1, 2),
      ATTACKER + PARTIAL),
+    *((("clean", "random-roi", "voxshield", "em"), ("unet",), (4, 32), (0, 1, 2), ("none",),
+       end) for end in WALK_ENDS),
 )
 
 
 def grid_specs(dataset: str = "brats-mni", preset: str = "quick") -> list:
-    """Every run of ``GRIDS`` once, in the order given."""
+    """Every run of ``GRIDS`` once, in the order given (each at its own preset, else at
+    ``preset``)."""
     from uebench.grid.sweep import plan
 
     specs, seen = [], set()
-    for methods, victims, budgets, seeds, defenses in GRIDS:
-        for spec in plan(methods, victims, [EPS[b] for b in budgets], seeds, dataset, preset,
-                         defenses):
+    for methods, victims, budgets, seeds, defenses, *own in GRIDS:
+        for spec in plan(methods, victims, [EPS[b] for b in budgets], seeds, dataset,
+                         own[0] if own else preset, defenses):
             if spec.run_id() not in seen:
                 seen.add(spec.run_id())
                 specs.append(spec)

@@ -14,6 +14,7 @@ BUILTIN_MODULES = (
     "resampling",
     "quantisation",
     "augmentation",
+    "nnunet_augmentation",
     "ueraser",
     "adversarial",
     "attacker",

@@ -23,6 +23,8 @@ class AdversarialTraining(TrainingDefense):
 
     summary = ("PGD adversarial training (Madry): L-inf radius 4/255, 5 signed steps of "
                "2.5r/5 from a random start")
+    # radius in the [0, 1] intensity space (0: plain training)
+    param_ranges = {"radius": (0.0, 1.0), "steps": (1, None)}
 
     def __init__(self, radius: float = 4 / 255, steps: int = 5) -> None:
         self.radius = radius

@@ -28,6 +28,8 @@ from uebench.runner.defense_chain import TrainingDefense
 class PartialProtection(Defense):
     summary = "only a seeded share (fraction, default 0.5) of the training cases is protected"
 
+    param_ranges = {"fraction": (0.0, 1.0)}
+
     def __init__(self, fraction: float = 0.5) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"partial: fraction must lie in [0, 1]; got {fraction}")
@@ -48,6 +50,8 @@ class PartialProtection(Defense):
 @register_defense("regrid")
 class Regrid(Defense):
     summary = "the attacker trains and predicts at factor x the protection grid (0.75 default)"
+
+    param_ranges = {"factor": (0.0, None)}  # 0 refused below: no grid
 
     def __init__(self, factor: float = 0.75) -> None:
         if factor <= 0:
@@ -70,6 +74,8 @@ class EarlyStopping(TrainingDefense):
 @register_defense("pretrained")
 class Pretrained(TrainingDefense):
     summary = "start from weights trained on a disjoint clean cohort (data seed 1), fine-tune"
+
+    param_ranges = {"cohort": (0, None)}  # a data seed; 0 refused below: the run's own data
 
     def __init__(self, cohort: int = 1) -> None:
         if cohort == 0:

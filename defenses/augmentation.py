@@ -28,7 +28,11 @@ class RandomGamma(TrainingDefense):
 
     summary = "random gamma in [0.7, 1.5] per volume, p 0.5 (MONAI RandAdjustContrast)"
 
+    param_ranges = {"gamma": (0.0, None), "prob": (0.0, 1.0)}  # gamma 0 refused below
+
     def __init__(self, gamma: tuple[float, float] = (0.7, 1.5), prob: float = 0.5) -> None:
+        if min(gamma) <= 0:
+            raise ValueError(f"gamma: gamma must be > 0; got {tuple(gamma)}")
         self.transform = RandAdjustContrast(prob=prob, gamma=gamma)
 
     def _monai_transforms(self):
@@ -54,8 +58,13 @@ class RandomAffine(TrainingDefense):
                "label together (MONAI RandAffined; nearest for labels)")
     elastic: ClassVar[bool] = False
 
+    param_ranges = {"rotate_deg": (0.0, 180.0), "scale": (0.0, None),  # scale 0 refused below
+                    "prob": (0.0, 1.0)}
+
     def __init__(self, rotate_deg: float = 15.0, scale: tuple[float, float] = (0.85, 1.25),
                  prob: float = 0.5) -> None:
+        if min(scale) <= 0:
+            raise ValueError(f"{self.name}: scale factors must be > 0; got {tuple(scale)}")
         common = {"keys": ("image", "label"), "prob": prob,
                   "rotate_range": (np.deg2rad(rotate_deg),) * 3,
                   "scale_range": ((scale[0] - 1, scale[1] - 1),) * 3,

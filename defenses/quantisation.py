@@ -15,6 +15,8 @@ from uebench.contracts.registry import register_defense
 class BitDepthReduction(Defense):
     summary = "bit-depth reduction to 4 bits (the analogue of ISS grayscale/BDR)"
 
+    param_ranges = {"bits": (1, None)}
+
     def __init__(self, bits: int = 4) -> None:
         self.bits = bits
 
@@ -29,6 +31,8 @@ class JPEGCompression(Defense):
     rounded to 8 bits, JPEG-encoded as a grayscale image at ``quality`` and decoded back."""
 
     summary = "per-axial-slice, per-channel JPEG at quality 10 (ISS), 8-bit grayscale"
+
+    param_ranges = {"quality": (0, 100)}  # Pillow's JPEG quality scale
 
     def __init__(self, quality: int = 10) -> None:
         self.quality = quality

@@ -23,7 +23,11 @@ class SliceShuffle(Defense):
 class LowResolution(Defense):
     summary = "trilinear down-sampling by 0.5 and back"
 
+    param_ranges = {"factor": (0.0, 1.0)}  # 0 refused below: no grid
+
     def __init__(self, factor: float = 0.5) -> None:
+        if factor <= 0:
+            raise ValueError(f"lowres: factor must be > 0; got {factor}")
         self.factor = factor
 
     def apply(self, image, label, rng):

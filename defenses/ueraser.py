@@ -42,6 +42,8 @@ class UEraser(TrainingDefense):
     summary = ("heavy random augmentation (flips, rot90, bias field, histogram shift, gamma, "
                "noise); loss = max over r=5 draws per sample (Qin et al. 2023)")
 
+    param_ranges = {"repeats": (1, None)}
+
     def __init__(self, repeats: int = 5) -> None:
         self.repeats = repeats
         self.intensity = Compose([

@@ -33,6 +33,7 @@ from uebench.kit.patches import NativePatches, WholeVolumes
 from uebench.kit.poisoning import Surrogate, SurrogatePoison, class_pattern_delta, pgd
 from uebench.kit.surrogates import (
     FIT_RULE,
+    FIT_RULE_RANGES,
     case_tensors,
     fit_rule_params,
     foreground_dice,
@@ -56,6 +57,10 @@ class _ErrorMinimising(SurrogatePoison):
     deviations = DEVIATIONS
     conformance_params = {"max_surrogate_updates": 2, "surrogate_batches": 2, "steps": 2,
                           "surrogate_channels": "8-16-32"}
+    # step_fraction: the signed step as a share of eps (0 leaves the noise at zero)
+    param_ranges = {**FIT_RULE_RANGES, "surrogate_batches": (1, None), "steps": (1, None),
+                    "step_fraction": (0.0, 1.0), "batch_size": (1, None),
+                    "surrogate_lr": (0.0, None)}
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class LinearlySeparablePerturbation(Method):
     summary = "LSP (Yu et al. 2022): class-wise random patch textures"
     deviations = ("dense adaptation: one patch texture per label class (background included) "
                   "applied at its voxels; L-inf scaling to eps instead of the paper's L2")
+    param_ranges = {"patch": (1, None)}  # the patch edge in voxels
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:

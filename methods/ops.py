@@ -88,6 +88,8 @@ class OnePixelShortcut(Method):
     deviations = ("dense adaptation: one voxel per label class (background included) per cubic "
                   "cell of `cell` voxels, searched by mean/var of the deviation over the class's "
                   "training voxels at each offset; L0 budget n_classes/cell^3; eps unused")
+    # a cell holds one voxel per class, so its cell^3 voxels at least n_classes: edge >= 2
+    param_ranges = {"cell": (2, None)}
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:

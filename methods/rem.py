@@ -38,6 +38,9 @@ class RobustErrorMinimising(ErrorMinimising):
     deviations = (DEVIATIONS + "; REM: rho_a = adv_ratio * eps, EOT over random flips, inner "
                   "PGD held fixed during the noise step; quick: 2 inner steps, 1 EOT draw")
     conformance_params = {**ErrorMinimising.conformance_params, "adv_steps": 1}
+    # adv_ratio: the adversary's radius as a share of eps (0: no adversary, plain EM)
+    param_ranges = {**ErrorMinimising.param_ranges, "adv_ratio": (0.0, 1.0),
+                    "adv_steps": (1, None), "eot_samples": (1, None)}
     supports_native = False  # its adversarial surrogate training takes stacked whole volumes
 
     @classmethod

@@ -29,6 +29,7 @@ from uebench.contracts.registry import register_method
 from uebench.kit.poisoning import SurrogatePoison, pgd
 from uebench.kit.surrogates import (
     FIT_RULE,
+    FIT_RULE_RANGES,
     batches,
     fit_rule_params,
     max_iterations,
@@ -59,6 +60,9 @@ class TargetedAdversarialPoisoning(SurrogatePoison):
                   "steps, 1 restart, 16-128-channel surrogate")
     conformance_params = {"max_surrogate_updates": 2, "steps": 2,
                           "surrogate_channels": "8-16-32"}
+    param_ranges = {**FIT_RULE_RANGES, "steps": (1, None), "restarts": (1, None),
+                    "step_fraction": (0.0, 1.0), "batch_size": (1, None),
+                    "surrogate_lr": (0.0, None)}
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:

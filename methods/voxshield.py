@@ -67,11 +67,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from uebench.contracts.core import Case, Method, Preset, RunContext
+from uebench.contracts.params import ParameterError
+from uebench.contracts.recipes import SCHEDULES
 from uebench.contracts.registry import register_method
 from uebench.kit.patches import NativePatches, WholeVolumes, pad_to, sliding_apply
 from uebench.kit.spectra import zdiv
 from uebench.kit.surrogates import (
     FIT_RULE,
+    FIT_RULE_RANGES,
     Surrogate,
     autocast,
     batches,
@@ -123,6 +126,38 @@ def roi_mask(labels: torch.Tensor, mode: str) -> torch.Tensor:
     return soft / peak
 
 
+# The reference's slice area (160^3 volumes): ``lambda_z_area_scaled`` weighs Zdiv as it
+# weighs there (Zdiv grows with the slice area of the unnormalised FFT).
+REFERENCE_SLICE_AREA = 160 * 160
+# Within this fraction of eps, a voxel's delta counts as at the bound (saturation logging).
+AT_BOUND = 0.99
+
+
+def saturation(stored: torch.Tensor | list[torch.Tensor], previous: list[torch.Tensor] | None,
+               masks: torch.Tensor | list[torch.Tensor], epsilon: float
+               ) -> tuple[dict[str, float], list[torch.Tensor]]:
+    """How saturated and how settled the stored deltas are, over the ROI voxels (mask > 0) of
+    every case and channel: the share at the bound (|delta| >= 0.99 eps), the mean
+    |delta| / eps, and the share whose sign flipped since ``previous`` (the last epoch's
+    signs; None in the first epoch). Returns the row and the signs to compare next time."""
+    at_bound = magnitude = flipped = voxels = 0.0
+    signs = []
+    for index, (delta, mask) in enumerate(zip(stored, masks)):
+        roi = (mask > 0).expand_as(delta)
+        values = delta[roi].float()
+        sign = torch.sign(values).to(torch.int8)
+        signs.append(sign)
+        at_bound += (values.abs() >= AT_BOUND * epsilon).sum().item()
+        magnitude += values.abs().sum().item() / epsilon
+        if previous is not None:
+            flipped += (sign != previous[index]).sum().item()
+        voxels += values.numel()
+    voxels = max(voxels, 1.0)
+    row = {"roi_at_bound": at_bound / voxels, "roi_mean_abs_over_eps": magnitude / voxels,
+           "roi_sign_flipped": None if previous is None else flipped / voxels}
+    return row, signs
+
+
 NATIVE_DEVIATION = (
     "Native grid (a native preset): the reference trains on whole 160^3 volumes; here the "
     "S-step and the N-step take one patch of the preset's patch edge per case (centred on "
@@ -139,11 +174,21 @@ class VoxShieldBase(Method):
     conformance_params = {"max_surrogate_updates": 2, "s_steps": 2,
                           "surrogate_channels": "8-16-32", "channels_last": False}
     deviations = (
-        "epochs (reference: a fixed 100) follow the shared " + FIT_RULE + "; an epoch is "
-        "s_steps surrogate updates. quick preset: surrogate 16-128 instead of 32-512 channels, "
-        "surrogate lr 2e-3 (reference 5e-4) and generator lr 1e-3 (reference 1e-4), batch 2; "
-        "paper preset: reference values. No extra logging passes."
+        "schedule fit-rule (the default of every recipe but 'authors'): epochs (reference: a "
+        "fixed 100) follow the shared " + FIT_RULE + "; an epoch is s_steps surrogate updates "
+        "and one N-step pass over the training cases. schedule reference (the 'authors' "
+        "recipe): the reference's fixed max_surrogate_updates / s_steps epochs, "
+        "generator_ratio generator steps per surrogate step (3.6, the reference's on BraTS19) "
+        "in passes over the protected cases, uniform noise as the first stored deltas, each "
+        "case's stored delta (after its own batch's update) as its protection. quick preset: "
+        "surrogate 16-128 instead of 32-512 channels, surrogate lr 2e-3 (reference 5e-4) and, "
+        "under the fit rule, generator lr 1e-3 (reference 1e-4), batch 2; paper preset: "
+        "reference values. No extra logging passes."
     )
+
+    param_ranges = {**FIT_RULE_RANGES, "lambda_z": (0.0, None), "lambda_l": (0.0, None),
+                    "s_steps": (1, None), "batch_size": (1, None), "surrogate_lr": (0.0, None),
+                    "surrogate_weight_decay": (0.0, None)}
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:
@@ -151,8 +196,10 @@ class VoxShieldBase(Method):
         return {
             "lambda_z": 0.2,
             "lambda_l": 0.05,
+            "lambda_z_area_scaled": False,
             "roi": "hard",
             **fit_rule_params(preset),
+            "schedule": preset.victim_recipe.schedule,
             "s_steps": 10,
             "batch_size": 8 if paper else 2,
             "surrogate_channels": "32-64-128-256-512" if paper else "16-32-64-128",
@@ -161,6 +208,29 @@ class VoxShieldBase(Method):
             "amp": True,
             "channels_last": True,
         }
+
+    def __init__(self, epsilon: float, preset: Preset, **overrides: Any) -> None:
+        super().__init__(epsilon, preset, **overrides)
+        if self.params["schedule"] not in SCHEDULES:
+            raise ParameterError(f"method {self.name!r} parameter schedule expects one of "
+                                 f"{', '.join(map(repr, SCHEDULES))}; got "
+                                 f"{self.params['schedule']!r}")
+
+    @property
+    def reference_schedule(self) -> bool:
+        """Whether the authors' fixed-epoch schedule runs (else the shared fit rule)."""
+        return self.params["schedule"] == "reference"
+
+    def generator_steps(self, batches_per_pass: int) -> int:
+        """N-step batches per epoch: one pass over the cases, or under the reference schedule
+        ``generator_ratio`` x ``s_steps`` when that is more (the reference's one pass over
+        BraTS19's train + val at batch 8 is about 36 steps to its 10 S-steps; a smaller set
+        needs several passes for that ratio). A method without a ratio (the PGD reading)
+        takes one pass."""
+        ratio = self.params.get("generator_ratio")
+        if not self.reference_schedule or ratio is None:
+            return batches_per_pass
+        return max(batches_per_pass, round(ratio * self.params["s_steps"]))
 
     def fit(self, train_cases: list[Case], ctx: RunContext) -> None:
         p = self.params
@@ -174,6 +244,7 @@ class VoxShieldBase(Method):
                               amp=p["amp"], channels_last=p["channels_last"])
         self._setup(data, ctx, generator)
         self.history: list[dict[str, float]] = []
+        signs = None
         bar = tqdm(range(max_iterations(p["s_steps"], p)), desc=f"{self.name}: fitting",
                    disable=not ctx.progress, leave=False)
         for epoch in bar:
@@ -185,18 +256,31 @@ class VoxShieldBase(Method):
                 s_losses.append(surrogate.step(x, batch.y))
             terms = []
             with surrogate.frozen() as model:
-                for idx in batches(len(data), p["batch_size"], generator):
+                for idx in self._n_batches(len(data), generator):
                     terms.append(self._n_step(model, surrogate.loss_fn,
                                               data.batch(idx.to(ctx.device)), data))
             means = torch.stack([torch.stack(t) for t in terms]).mean(0).tolist()
+            settled, signs = saturation(self.stored, signs, data.masks, self.epsilon)
             row = {"epoch": epoch + 1, "surrogate_loss": torch.stack(s_losses).mean().item(),
                    "seg_loss": means[0], "zdiv": means[1], "logit_term": means[2],
-                   "surrogate_train_dsc": means[3]}
+                   "surrogate_train_dsc": means[3], "generator_steps": len(terms), **settled}
             self.history.append(row)
             bar.set_postfix(dsc=f"{row['surrogate_train_dsc']:.2f}", z=f"{row['zdiv']:.2f}")
-            if row["surrogate_train_dsc"] >= p["fit_dsc"]:
+            if not self.reference_schedule and row["surrogate_train_dsc"] >= p["fit_dsc"]:
                 break
-        self.fitted_surrogate = surrogate_state(surrogate.updates, row["surrogate_train_dsc"], p)
+        self.fitted_surrogate = surrogate_state(surrogate.updates, row["surrogate_train_dsc"], p,
+                                                p["schedule"])
+
+    def _n_batches(self, n: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """The epoch's N-step batches: seeded passes over the ``n`` cases, cut after
+        ``generator_steps`` batches (the last pass may be partial)."""
+        found: list[torch.Tensor] = []
+        steps = None
+        while steps is None or len(found) < steps:
+            one_pass = batches(n, self.params["batch_size"], generator)
+            steps = self.generator_steps(len(one_pass)) if steps is None else steps
+            found += one_pass
+        return found[:steps]
 
     def _training_set(self, cases: list[Case], ctx: RunContext) -> WholeVolumes | NativePatches:
         """Whole volumes on the cube grid; on a native preset, each case at its own grid,
@@ -222,10 +306,19 @@ class VoxShieldBase(Method):
             seg = loss_fn(logits, y)
         z = zdiv(delta)
         logit_term = semantic_disruption(logits, clean_logits)
-        loss = seg - self.params["lambda_z"] * z - self.params["lambda_l"] * logit_term
+        loss = seg - self.lambda_z(delta) * z - self.params["lambda_l"] * logit_term
         logged = [seg.detach(), z.detach(), logit_term.detach(),
                   foreground_dice(logits.detach(), y)]
         return loss, logged
+
+    def lambda_z(self, delta: torch.Tensor) -> float:
+        """The z-term's weight: ``lambda_z``, or with ``lambda_z_area_scaled`` (an ablation,
+        off by default) ``lambda_z`` x 160^2 / (H x W), so that Zdiv weighs against DiceCE as
+        it does at the reference's 160^3."""
+        if not self.params["lambda_z_area_scaled"]:
+            return self.params["lambda_z"]
+        return self.params["lambda_z"] * REFERENCE_SLICE_AREA / (delta.shape[-1]
+                                                                 * delta.shape[-2])
 
     def describe(self) -> dict[str, Any]:
         described = super().describe()
@@ -250,12 +343,17 @@ class VoxShield(VoxShieldBase):
     summary = "VoxShield (generator): min DiceCE - z-spectrum and logit disruption"
     supports_native = True
 
+    param_ranges = {**VoxShieldBase.param_ranges, "generator_lr": (0.0, None),
+                    "generator_weight_decay": (0.0, None), "generator_ratio": (0.0, None)}
+
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:
+        reference = preset.name == "paper" or preset.victim_recipe.schedule == "reference"
         return {**super().default_params(preset),
                 "generator_channels": "16-32-64-128",
-                "generator_lr": 1e-4 if preset.name == "paper" else 1e-3,
-                "generator_weight_decay": 1e-5}
+                "generator_lr": 1e-4 if reference else 1e-3,
+                "generator_weight_decay": 1e-5,
+                "generator_ratio": 3.6}
 
     def _setup(self, data, ctx, generator) -> None:
         p = self.params
@@ -266,6 +364,11 @@ class VoxShield(VoxShieldBase):
         self.g_optimiser = torch.optim.Adam(self.generator.parameters(), lr=p["generator_lr"],
                                             weight_decay=p["generator_weight_decay"])
         self.stored = data.zeros()
+        if self.reference_schedule:  # the reference's first S-step: uniform noise everywhere
+            uniform = [(torch.rand(d.shape, generator=generator) * 2 - 1) * self.epsilon
+                       for d in self.stored]
+            for delta, noise in zip(self.stored, uniform):
+                delta.copy_(noise.to(delta.device))
 
     def _generate(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``tanh(G(x)) * eps * M``. The spec's (and the reference's) clamp to ``[-eps, eps]``
@@ -291,6 +394,8 @@ class VoxShield(VoxShieldBase):
         """G's delta for ``case``: on the whole volume (cube grid), or on a native preset by
         sliding-window application of G over the case's own grid, window by window as G was
         trained on patches."""
+        if self.reference_schedule and case.id in self.case_index:  # the stored delta
+            return self.stored[self.case_index[case.id]].float().cpu().numpy()
         self.generator.eval()
         x, y = case_tensors([case], ctx.device)
         mask = roi_mask(y, self.params["roi"])
@@ -308,6 +413,9 @@ class VoxShieldPGD(VoxShieldBase):
     """VoxShield, the card's reading: per-case deltas by signed-gradient (PGD) steps on L."""
 
     summary = "VoxShield (PGD): per-case signed steps on the same objective"
+
+    param_ranges = {**VoxShieldBase.param_ranges, "pgd_steps": (1, None),
+                    "step_fraction": (0.0, 1.0)}
 
     @classmethod
     def default_params(cls, preset: Preset) -> dict[str, Any]:

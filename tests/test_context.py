@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from tests.test_curves import grid, record
+from uebench.results import records
 from uebench.results.context import board_context
 
 
@@ -46,4 +47,4 @@ def test_a_cell_the_boards_do_not_hold_is_said_so(tmp_path):
         f"committed boards ({folder}): no cell for strong on swinunetr at 4/255 (spheres, "
         "preset tiny, defense none) yet"]
     assert board_context(other, tmp_path / "none")[0].startswith(
-        "committed boards: none of protocol 3 in")
+        f"committed boards: none of protocol {records.PROTOCOL_VERSION} in")

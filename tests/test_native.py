@@ -21,7 +21,12 @@ from uebench.contracts.registry import register_preset
 from uebench.kit.patches import NativePatches, PatchSampler
 from uebench.runner.data import fingerprint, resolve_dataset
 from uebench.runner.pipeline import Pipeline, RunSpec
-from uebench.runner.training import patch_cases, patch_sampler, train_segmenter
+from uebench.runner.training import (
+    _patch_batches,
+    patch_cases,
+    patch_sampler,
+    train_segmenter,
+)
 
 NATIVE_TINY = register_preset(Preset(
     name="native-tiny", volume_size=16, n_cases=5, epochs=1, batch_size=2, lr=2e-3,
@@ -46,8 +51,8 @@ def test_cube_presets_write_no_grid_fields_and_keep_their_fingerprints():
     assert native.to_dict()["grid"] == "native" and native.to_dict()["patches_per_case"] == 2
     dataset = resolve_dataset("brats-mni")
     assert fingerprint(dataset, quick) == fingerprint(dataset, replace(quick))
-    assert fingerprint(dataset, native) != fingerprint(dataset, replace(native, grid="cube",
-                                                                        patches_per_case=1))
+    cube = replace(native, grid="cube", patches_per_case=1, iterations_per_epoch=None)
+    assert fingerprint(dataset, native) != fingerprint(dataset, cube)
     one_mm = get_preset("native-1mm")
     assert fingerprint(dataset, native) != fingerprint(dataset, one_mm)
 
@@ -139,6 +144,29 @@ def test_victims_train_on_patches_of_cases_of_any_shape():
                           progress=False)
     assert len(out["losses"]) == 1 and np.isfinite(out["losses"][0])
     assert out["voxels_per_second"] > 0
+
+
+def test_an_epoch_is_a_fixed_number_of_batches_whatever_the_folder_s_size():
+    rng = np.random.default_rng(1)
+    images = [rng.random((1, 20, 20, 20), dtype=np.float32) for _ in range(2)]
+    labels = [(image[0] > 0.7).astype(np.uint8) for image in images]
+    prepared = patch_cases(images, labels, NATIVE_TINY)
+    one_round = list(_patch_batches(prepared, NATIVE_TINY, np.random.default_rng(0),
+                                    patch_sampler(NATIVE_TINY, 0)))
+    assert len(one_round) == 2  # 2 cases x 2 patches at batch 2
+    for count in (1, 2, 5):
+        fixed = replace(NATIVE_TINY, iterations_per_epoch=count)
+        batches = list(_patch_batches(prepared, fixed, np.random.default_rng(0),
+                                      patch_sampler(fixed, 0)))
+        assert len(batches) == count
+        assert all(len(images) == 2 for images, _ in batches)
+    same = replace(NATIVE_TINY, iterations_per_epoch=2)  # one round: the epoch as it was
+    again = list(_patch_batches(prepared, same, np.random.default_rng(0),
+                                patch_sampler(same, 0)))
+    for (x, y), (x2, y2) in zip(one_round, again):
+        assert all(torch.equal(a, b) for a, b in zip(x, x2)) and torch.equal(y, y2)
+    with pytest.raises(ValueError, match="native grid only"):
+        replace(get_preset("quick"), iterations_per_epoch=4)
 
 
 def two_cases(seed: int) -> list[Case]:

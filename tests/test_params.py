@@ -142,3 +142,100 @@ def test_bad_method_parameters_exit_2_in_one_line(command, param, message, tmp_p
     assert [line for line in result.output.splitlines() if "Error" in line] == [
         line for line in result.output.splitlines() if message in line]
     assert not out.exists()
+
+
+class Ranged:
+    param_ranges = {"size": (1, None), "sigma": (0.0, 2.0), "window": (1, 9), "cap": (None, 5)}
+
+    def __init__(self, size: int = 3, sigma: float = 1.0, window=(3, 3),
+                 cap: int | None = None, mode: str = "hard") -> None:
+        """Numeric parameters with ranges (a count, a bounded float, a tuple, an optional int)."""
+
+
+def test_ranges_attach_to_the_schema_and_refuse_numbers_outside_in_one_line():
+    schema = from_signature(Ranged)  # the class's own param_ranges
+    assert (schema["size"].low, schema["size"].high) == (1, None)
+    assert (schema["mode"].low, schema["mode"].high) == (None, None)
+    assert from_signature(Ranged, ranges={})["size"].low is None
+    assert from_defaults({"n": 2, "x": 0.5}, {"n": (1, None), "gone": (0, 1)})["n"].low == 1
+    check("P", schema, {"size": 1, "sigma": 0.0, "window": (1, 9), "cap": None, "mode": "x"})
+    check("P", schema, {"sigma": 2, "cap": -100})
+    for values, message in [
+        ({"size": 0}, "P parameter size must be >= 1; got 0"),
+        ({"sigma": -3}, "P parameter sigma must be in [0, 2]; got -3"),
+        ({"sigma": 2.5}, "P parameter sigma must be in [0, 2]; got 2.5"),
+        ({"cap": 6}, "P parameter cap must be <= 5; got 6"),
+        ({"window": (3, 10)}, "P parameter window must be in [1, 9] (each element); got (3, 10)"),
+        ({"sigma": float("nan")}, "P parameter sigma must be finite and in [0, 2]; got nan"),
+        ({"cap": 10**400}, "P parameter cap must be <= 5; got 1000"),
+    ]:
+        with pytest.raises(ParameterError) as error:
+            check("P", schema, values)
+        assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    with pytest.raises(ParameterError, match="must be finite and >= 1"):
+        parse_assignments("P", from_defaults({"lr": 1.0}, {"lr": (1, None)}), ["lr=1e999"])
+
+
+def test_a_method_checks_its_ranges_when_built_in_python():
+    from uebench.contracts import registry
+    from uebench.contracts.core import Preset
+
+    quick = registry.presets.get("quick")
+    assert isinstance(quick, Preset)
+    em = registry.methods.get("em")
+    with pytest.raises(ParameterError, match="^method 'em' parameter steps must be >= 1; got 0$"):
+        em(4 / 255, quick, steps=0)
+    # a DSC threshold above 1 is never reached, so the cap alone stops the fit: the tests use
+    # 1.01, benchmarks/surrogate_learning.py 2.0
+    assert em(4 / 255, quick, fit_dsc=2.0, max_surrogate_updates=1).params["fit_dsc"] == 2.0
+    with pytest.raises(ParameterError, match="fit_dsc must be in \\[0, 2\\]; got -3"):
+        em(4 / 255, quick, fit_dsc=-3)
+
+
+def _schemas():
+    """Every registered plugin's schema: methods under quick and paper, defenses, victims."""
+    from uebench.contracts import registry
+    from uebench.contracts.params import method_schema
+
+    for preset in ("quick", "paper"):
+        for name, cls in registry.methods.snapshot().items():
+            yield f"method {name!r} ({preset})", method_schema(cls, registry.presets.get(preset))
+    for kind in ("defenses", "victims"):
+        for name, cls in getattr(registry, kind).snapshot().items():
+            yield f"{kind[:-1]} {name!r}", from_signature(cls)
+
+
+def test_every_numeric_parameter_of_every_plugin_declares_its_range():
+    missing = [f"{owner}: {p.name}" for owner, schema in _schemas() for p in schema.values()
+               if p.numeric and p.low is None and p.high is None]
+    assert not missing, "numeric parameters without a range (param_ranges): " + ", ".join(
+        missing)
+
+
+def test_every_default_lies_in_its_range():
+    outside = [f"{owner}: {p.name}={p.default!r} is not {p.range_text()}"
+               for owner, schema in _schemas() for p in schema.values()
+               if p.default is not REQUIRED and p.out_of_range(p.default)]
+    assert not outside, "; ".join(outside)
+
+
+def test_every_value_committed_records_hold_lies_in_its_range():
+    """The ranges refuse nothing a committed record's method ran with (its full parameters,
+    defaults included; records' defense specs are built in test_defenses)."""
+    from uebench.contracts import registry
+    from uebench.contracts.params import Parameter
+
+    methods = registry.methods.snapshot()
+    seen, outside = 0, []
+    for path in [*ROOT.glob("leaderboards/**/*.json"), *ROOT.glob("benchmarks/**/*.json")]:
+        record = json.loads(path.read_text())
+        method = record.get("method") if isinstance(record, dict) else None
+        if not isinstance(method, dict) or method.get("name") not in methods:
+            continue
+        ranges = methods[method["name"]].param_ranges
+        for name, value in (method.get("params") or {}).items():
+            if name in ranges:
+                seen += 1
+                if Parameter(name, Any, None, *ranges[name]).out_of_range(value):
+                    outside.append(f"{path.relative_to(ROOT)}: {name}={value!r}")
+    assert seen > 1000 and not outside, outside

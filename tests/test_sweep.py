@@ -94,10 +94,11 @@ def test_plan_makes_each_defense_a_column_in_its_canonical_spelling():
     assert [s.defense for s in specs] == ["none", "zlowpass+affine"]
 
 
-# Keys computed by the pipeline at protocol 3 (commit 1280a75: the preset's surrogate_updates
-# joined the preset and the fit rule's cap; before, since d2a7d08, e233e6ae0e857326 and
-# e1735351d8c10958 / a97e297c4c3b67ab): every protocol-3 cache and the canary are stored under
-# keys like these, and fields added since (split_pool, the native grid's) leave them alone.
+# Keys computed by the pipeline at protocol 4 (a protection's key holds the preset less the
+# fields only victims read, and which splits it covers; a victim's, training version 2: the
+# test curve and the recipes; at protocol 3, f56ffbdb93b7c44e for the protection and
+# f7b1cb879b81070d / 8bf3904b5a3731dc for the victims): every protocol-4 cache and the canary
+# are stored under keys like these, and preset fields added since leave them alone.
 CANARY = RunSpec(method="voxshield", victim="unet", dataset="brats-mni", epsilon=4 / 255,
                  seed=2, preset="canary", method_params={"s_steps": 3})
 TINY_RUN = RunSpec(method="random", victim="unet", dataset="spheres", epsilon=8 / 255, seed=1,
@@ -108,13 +109,13 @@ def test_cache_keys_keep_their_values():
     r = resolve(CANARY)
     data_fp = fingerprint(r.dataset, r.preset)
     protect = protection_key(data_fp, r.method, CANARY.seed, r.preset)
-    assert (data_fp, protect) == ("9810f210b46da708", "f56ffbdb93b7c44e")
+    assert (data_fp, protect) == ("9810f210b46da708", "65b2c9f4c302073a")
     model = r.victim.build(4, r.dataset.n_classes, r.preset)
     clean = victim_key(data_fp, "unet", model, r.preset, 2, {"protection": None,
                                                             "defense": None})
     defended = victim_key(data_fp, "unet", model, r.preset, 2, {"protection": protect,
                                                                "defense": "zlowpass"})
-    assert (clean, defended) == ("f7b1cb879b81070d", "8bf3904b5a3731dc")
+    assert (clean, defended) == ("21216bd9cf8005b4", "c6e661590dabe39b")
 
 
 def test_the_pipeline_caches_its_stages_under_the_same_keys(tmp_path):
@@ -124,10 +125,10 @@ def test_the_pipeline_caches_its_stages_under_the_same_keys(tmp_path):
     pipeline.stage(replace(TINY_RUN, defense="zlowpass"), "protected_victim")
     cache = tmp_path / "run" / "cache"
     cached = {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()}
-    assert cached == {"protect/83e459a986334728.json", "protect/83e459a986334728.npz",
-                      "victim/823712fc846b09e6.json",  # clean-trained
-                      "victim/76513c7f071c23b4.json",  # protected-trained
-                      "victim/79c0dcc669b1bff7.json"}  # protected-trained, zlowpass
+    assert cached == {"protect/b28992a0679c93af.json", "protect/b28992a0679c93af.npz",
+                      "victim/a42c0a1725560b2f.json",  # clean-trained
+                      "victim/1d9d3e00fdd9ab1d.json",  # protected-trained
+                      "victim/abb2242e48acfab8.json"}  # protected-trained, zlowpass
 
 
 VARIANTS = {"method": "random-roi", "victim": "unet2d", "dataset": "brats-mni",

@@ -78,7 +78,9 @@ def main() -> None:
 @click.option("--method", default=None,
               help="Protection method (see `uebench list methods`); required unless "
                    "--train-data is given.")
-@click.option("--victim", required=True, help="Victim network trained on the released data.")
+@click.option("--victim", required=True, metavar="NAME[:KEY=VALUE,...]",
+              help="Victim network trained on the released data, with its parameters "
+                   "(unet:act=relu; see `uebench list victims`).")
 @click.option("--dataset", default="brats-mni", show_default=True,
               help="Dataset name, or LAYOUT:PATH for a local folder (decathlon:PATH for "
                    "MSD/nnU-Net, brats:PATH, flare:PATH; see `uebench list datasets`).")
@@ -92,7 +94,8 @@ def main() -> None:
                    "partial:fraction=F, combined with --defense).")
 @click.option("--epsilon", "--eps", type=EpsilonType(), default="4/255", show_default=True,
               help="L-inf budget; fractions such as 4/255 are accepted.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the method and victims.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the method and victims (>= 0).")
 @click.option("--preset", default="quick", show_default=True,
               help="A registered preset (`uebench list presets`). quick: sized for 2 CPU "
                    "cores; paper: the reference settings (GPU).")
@@ -121,6 +124,7 @@ def run(method, victim, dataset, defense, fraction, epsilon, seed, preset, devic
     from uebench.runner.defense_chain import at_fractions, canonical_defense
     from uebench.runner.pipeline import Pipeline, RunSpec, resolve
     from uebench.runner.released import RELEASED
+    from uebench.runner.victim_spec import canonical_victim
 
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"  # also silences dataset synthesis bars
@@ -134,7 +138,7 @@ def run(method, victim, dataset, defense, fraction, epsilon, seed, preset, devic
     elif method is None:
         raise click.UsageError("Missing option '--method' (or --train-data/--test-data).")
     try:
-        spec = RunSpec(method=method, victim=victim, dataset=dataset,
+        spec = RunSpec(method=method, victim=canonical_victim(victim), dataset=dataset,
                        defense=canonical_defense(at_fractions(["+".join(defense) or "none"],
                                                               [fraction])),
                        epsilon=epsilon, seed=seed, preset=preset,
@@ -153,13 +157,15 @@ def run(method, victim, dataset, defense, fraction, epsilon, seed, preset, devic
 
 
 @main.command()
-@click.option("--method", "methods", multiple=True,
-              help="Method, repeatable; default: every registered method.")
-@click.option("--victim", "victims", multiple=True, required=True, help="Victim, repeatable.")
+@click.option("--method", "methods", multiple=True, metavar="NAME[:KEY=VALUE,...]",
+              help="Method with its parameter overrides (voxshield:lambda_z=0), repeatable; "
+                   "default: every registered method.")
+@click.option("--victim", "victims", multiple=True, required=True,
+              metavar="NAME[:KEY=VALUE,...]", help="Victim with its parameters, repeatable.")
 @click.option("--epsilon", "--eps", "epsilons", type=EpsilonType(), multiple=True,
               default=("4/255",), show_default=True, help="L-inf budget, repeatable.")
-@click.option("--seed", "seeds", type=int, multiple=True, default=(0,), show_default=True,
-              help="Seed, repeatable.")
+@click.option("--seed", "seeds", type=click.IntRange(min=0), multiple=True, default=(0,),
+              show_default=True, help="Seed (>= 0), repeatable.")
 @click.option("--dataset", default="brats-mni", show_default=True,
               help="Dataset name, or LAYOUT:PATH for a local folder, as in run.")
 @click.option("--defense", "defenses", multiple=True, default=("none",), show_default=True,
@@ -289,8 +295,9 @@ def sweep_presets(presets: tuple[str, ...], axes: tuple[str, ...]) -> list[str]:
 
 
 def defense_parameters(cls: type) -> str | None:
-    """The line under a defense in ``uebench list``: its parameters, types and defaults, as
-    a spec sets them (``gaussian:sigma=1.5``); None for a defense without any."""
+    """The line under a defense or victim in ``uebench list``: its parameters, types and
+    defaults, as a spec sets them (``gaussian:sigma=1.5``, ``unet:act=relu``); None for one
+    without any."""
     declared = [f"{p.name}: {type_name(p.type)}"
                 + ("" if p.default is REQUIRED else f" = {format_value(p.default)}")
                 for p in from_signature(cls).values()]
@@ -314,9 +321,10 @@ def preset_table(names: list[str]) -> str:
             volume = f"{grid}, {volume} patches x{preset.patches_per_case}"
         rows.append([name, volume, f"{preset.n_cases} ({split})",
                      preset.epochs, preset.batch_size, f"{preset.lr:g}",
-                     preset.surrogate_updates, registry.presets.summaries.get(name, "")])
+                     preset.surrogate_updates, preset.recipe,
+                     registry.presets.summaries.get(name, "")])
     table = tabulate(rows, headers=["preset", "volume", "cases (train/val/test)", "epochs",
-                                    "batch", "lr", "surrogate cap", "for"])
+                                    "batch", "lr", "surrogate cap", "recipe", "for"])
     return "\n".join(f"  {line}" for line in table.splitlines())
 
 
@@ -343,7 +351,8 @@ def list_plugins(kind):
             native = (" [native grid]" if name in ("methods", "datasets")
                       and getattr(plugin, "supports_native", False) else "")
             click.echo(f"  {entry:<20} {doc.splitlines()[0] if doc else ''}{native}")
-            line = defense_parameters(plugin) if name == "defenses" else None
+            line = (defense_parameters(plugin) if name in ("defenses", "victims")
+                    else None)
             if line:
                 click.echo(line)
         problems += KINDS[name].problems
@@ -434,6 +443,36 @@ def scaling_command(records, out, figure):
         scaling_figure(cells, colours, figure.parent, figure.name,
                        "scale study: protected-trained DSC minus the matched random-roi "
                        f"({SURROGATE_MARK} = a seed's surrogate stopped below fit_dsc)")
+        click.echo(f"wrote {figure}")
+
+
+@main.command("walk")
+@click.argument("records", type=click.Path(file_okay=False, path_type=Path),
+                default=Path("leaderboards/recipe/records"))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("leaderboards/recipe"), show_default=True,
+              help="Where walk.md and walk.csv are written.")
+@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw each protection's paired differences along the walk (PNG).")
+def walk_command(records, out, figure):
+    """Render the recipe walk's board (walk.md, walk.csv) from the run records in RECORDS
+    whose preset is a step of the walk (`uebench list presets`: walk-* and canary-e200): per
+    step, method and budget, the protected-trained DSC and its paired difference to the
+    matched random-roi and to the clean-trained victim; --figure PATH draws both."""
+    from uebench.report.figures import palette, walk_figure
+    from uebench.results.walk_board import render_walk
+
+    try:
+        written, cells = render_walk(records, out)
+    except ValueError as error:  # RecordError, WalkError, mixed protocols / devices
+        raise InputError(str(error)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    if figure is not None:
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        colours = palette(dict(zip(cells["method"], cells["role"])))
+        walk_figure(cells, colours, figure.parent, figure.name,
+                    "recipe walk: the authors' recipe (left) to uebench's (right)")
         click.echo(f"wrote {figure}")
 
 
@@ -551,7 +590,8 @@ def dataset_check_command(path, layout):
               help="Where the protected copy goes: empty or new, outside PATH.")
 @click.option("--epsilon", "--eps", type=EpsilonType(), default="4/255", show_default=True,
               help="L-inf budget in the normalised [0, 1] space.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the method.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the method (>= 0).")
 @click.option("--preset", default="quick", show_default=True,
               help="The cube the method is fitted at (quick 64^3, paper 160^3).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, or cuda[:N].")

@@ -1,9 +1,11 @@
 """The victim networks, all from MONAI, each sized by the preset (``small`` for CPUs,
-``reference`` for the paper's GPU runs)."""
+``reference`` for the paper's GPU runs). The UNet victims (``unet``, ``unet2d``: the
+reference code's victim architecture) take their activation from the preset's recipe
+(``uebench.contracts.recipes``) unless ``act`` names one (``unet:act=relu``)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from monai.networks.nets import (
@@ -26,14 +28,29 @@ def _small(preset: Preset) -> bool:
     return preset.victim_scale == "small"
 
 
+class _Activated(Victim):
+    """A victim whose activation is the recipe's, or ``act`` when given."""
+
+    def __init__(self, act: Literal["prelu", "relu"] | None = None) -> None:
+        self.act = act
+
+    def activation(self, preset: Preset) -> str:
+        """The activation this victim builds with under ``preset`` (MONAI's name)."""
+        return (self.act or preset.victim_recipe.activation).upper()
+
+    def describe(self, preset: Preset) -> dict[str, Any]:
+        return {**super().describe(preset), "activation": self.activation(preset).lower()}
+
+
 @register_victim("unet")
-class UNetVictim(Victim):
+class UNetVictim(_Activated):
     """MONAI UNet (residual units, instance norm), as in the reference code's victims."""
 
     def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
         channels = (16, 32, 64, 128) if _small(preset) else (32, 64, 128, 256, 512)
         return UNet(3, in_channels, n_classes, channels=channels,
-                    strides=(2,) * (len(channels) - 1), num_res_units=2, norm="instance")
+                    strides=(2,) * (len(channels) - 1), num_res_units=2, norm="instance",
+                    act=self.activation(preset))
 
 
 @register_victim("swinunetr")
@@ -122,7 +139,7 @@ class VNetVictim(Victim):
 
 
 @register_victim("unet2d")
-class SliceUNetVictim(Victim):
+class SliceUNetVictim(_Activated):
     """A 2D MONAI UNet applied to every axial slice: the slice-wise victim (no z context)."""
 
     spatial_dims: ClassVar[int] = 2
@@ -130,7 +147,8 @@ class SliceUNetVictim(Victim):
     def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
         channels = (16, 32, 64, 128) if _small(preset) else (32, 64, 128, 256, 512)
         net = UNet(2, in_channels, n_classes, channels=channels,
-                   strides=(2,) * (len(channels) - 1), num_res_units=2, norm="instance")
+                   strides=(2,) * (len(channels) - 1), num_res_units=2, norm="instance",
+                   act=self.activation(preset))
         return SliceWise(net)
 
 

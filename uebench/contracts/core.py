@@ -12,6 +12,8 @@ from torch import nn
 
 from uebench.contracts.budget import Budget, LinfBudget
 from uebench.contracts.params import check, from_defaults
+from uebench.contracts.recipes import DEFAULT as DEFAULT_RECIPE
+from uebench.contracts.recipes import Recipe, get_recipe
 
 
 @dataclass
@@ -32,7 +34,8 @@ class Case:
 GRIDS = ("cube", "native")  # how cases reach the network (``Preset.grid``)
 # Preset fields written (to_dict) only when they differ from these defaults
 OPTIONAL_FIELDS = {"split_pool": None, "grid": "cube", "target_spacing": None,
-                   "patches_per_case": 1}
+                   "patches_per_case": 1, "recipe": DEFAULT_RECIPE,
+                   "iterations_per_epoch": None, "test_dsc_every": None}
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,11 @@ class Preset:
     field's way): cases keep their own grid (resampled to ``target_spacing`` mm isotropic when
     it is set, as nnU-Net does), victims train on random ``volume_size``^3 patches and are
     evaluated by sliding-window inference over whole volumes; ``volume_size`` is then the patch
-    edge and ``patches_per_case`` the patches drawn from each case per epoch."""
+    edge and ``patches_per_case`` the patches drawn from each case in each round over the
+    cases. ``iterations_per_epoch`` (native only; nnU-Net's rule): an epoch is that many
+    batches, rounds over the cases repeated or cut to fill them, whatever the folder's size
+    (None: one round). ``test_dsc_every``: how often (epochs) a victim's training logs the
+    clean test DSC (None: about ten times, ``uebench.runner.training.monitor_every``)."""
 
     name: str
     volume_size: int
@@ -66,8 +73,12 @@ class Preset:
     grid: str = "cube"  # "cube" | "native"
     target_spacing: float | None = None  # native only: resample to this isotropic spacing (mm)
     patches_per_case: int = 1  # native only
+    recipe: str = DEFAULT_RECIPE  # how victims train (uebench.contracts.recipes)
+    iterations_per_epoch: int | None = None  # native only
+    test_dsc_every: int | None = None
 
     def __post_init__(self) -> None:
+        get_recipe(self.recipe)  # an unknown recipe is refused with the close matches
         if self.split is not None and sum(self.split) != self.n_cases:
             raise ValueError(f"preset {self.name!r}: split {self.split} does not add up to "
                              f"n_cases={self.n_cases}")
@@ -87,6 +98,17 @@ class Preset:
             raise ValueError(f"preset {self.name!r}: target_spacing must be > 0 mm")
         if self.patches_per_case < 1:
             raise ValueError(f"preset {self.name!r}: patches_per_case must be >= 1")
+        if self.iterations_per_epoch is not None and (self.grid != "native"
+                                                      or self.iterations_per_epoch < 1):
+            raise ValueError(f"preset {self.name!r}: iterations_per_epoch must be >= 1 and "
+                             "applies to the native grid only")
+        if self.test_dsc_every is not None and self.test_dsc_every < 1:
+            raise ValueError(f"preset {self.name!r}: test_dsc_every must be >= 1")
+
+    @property
+    def victim_recipe(self) -> Recipe:
+        """The recipe victims train by under this preset."""
+        return get_recipe(self.recipe)
 
     @property
     def native(self) -> bool:
@@ -94,9 +116,10 @@ class Preset:
         return self.grid == "native"
 
     def to_dict(self) -> dict[str, Any]:
-        """The preset's values (part of every cache key and record); ``split_pool`` and the
-        native grid's fields only when they differ from their defaults, so presets without
-        them keep the keys and records they had before the fields (no ``grid``: the cube)."""
+        """The preset's values (part of every cache key and record); ``split_pool``, the
+        native grid's fields and ``recipe`` only when they differ from their defaults, so
+        presets without them keep the keys and records they had before the fields (no
+        ``grid``: the cube; no ``recipe``: ``uebench``)."""
         return {name: value for name, value in self.__dict__.items()
                 if name not in OPTIONAL_FIELDS or value != OPTIONAL_FIELDS[name]}
 
@@ -135,10 +158,14 @@ class Method:
     # whether the method protects cases at their own grid (a native preset): per-case noise,
     # or a fit on patches; one that cannot is refused under a native preset, never resized
     supports_native: ClassVar[bool] = False
+    # inclusive (low, high) of each numeric parameter (None: unbounded on that side), checked
+    # with the types (``uebench.contracts.params``); a subclass extends its base's:
+    # ``param_ranges = {**Base.param_ranges, "steps": (1, None)}``
+    param_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
 
     def __init__(self, epsilon: float, preset: Preset, **overrides: Any) -> None:
         defaults = self.default_params(preset)
-        check(f"method {self.name!r}", from_defaults(defaults), overrides)
+        check(f"method {self.name!r}", from_defaults(defaults, self.param_ranges), overrides)
         self.epsilon = float(epsilon)
         self.preset = preset
         self.params: dict[str, Any] = {**defaults, **overrides}
@@ -177,9 +204,18 @@ class Victim:
     spatial_dims: ClassVar[int] = 3
     min_size: ClassVar[int] = 16
     size_multiple: ClassVar[int] = 16
+    # inclusive (low, high) of each numeric parameter (None: unbounded on that side), checked
+    # with the types (``uebench.contracts.params``); a subclass extends its base's:
+    # ``param_ranges = {**Base.param_ranges, "steps": (1, None)}``
+    param_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
 
     def build(self, in_channels: int, n_classes: int, preset: Preset) -> nn.Module:
         raise NotImplementedError
+
+    def describe(self, preset: Preset) -> dict[str, Any]:
+        """What the record says about the victim under ``preset`` (``activation``: the
+        network's own unless the victim takes the recipe's)."""
+        return {"name": self.name, "activation": "the network's own"}
 
     def check_size(self, size: int) -> None:
         """Raise a clear error when volumes of edge ``size`` cannot go through this network."""
@@ -248,6 +284,10 @@ class Defense:
     # a data defense for an attacker who reads each training volume from its file: the pipeline
     # gives it the reader's view first (``uebench.runner.reader_view.reread``)
     reads_files: ClassVar[bool] = False
+    # inclusive (low, high) of each numeric parameter (None: unbounded on that side), checked
+    # with the types (``uebench.contracts.params``); a subclass extends its base's:
+    # ``param_ranges = {**Base.param_ranges, "steps": (1, None)}``
+    param_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
     # with ``reads_files``: the release's writer held eps on the re-read file, so the delta is
     # shrunk until the reader's view is within eps (``reader_view.reread_within``)
     reread_within_eps: bool = False

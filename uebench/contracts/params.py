@@ -7,6 +7,15 @@ annotations, else the type of its defaults), as for defenses. Text from the comm
 checked before the plugin is built, so a bad value is a one-line ``ParameterError`` (a
 ``ValueError``: exit 2 at the CLI) naming the parameter and the type it expects, and an unknown
 name names the close matches, instead of a TypeError deep inside a run.
+
+Every numeric parameter also declares its range: the plugin class's ``param_ranges``
+(``{name: (low, high)}``, inclusive bounds, ``None`` for no bound on that side; a subclass
+extends its base's with ``param_ranges = {**Base.param_ranges, "x": (1, None)}``), attached to
+the schema by ``from_defaults``/``from_signature`` (``Parameter.low``/``high``). A number
+outside it, or not finite, is refused in one line (``method 'voxshield' parameter s_steps must
+be >= 1; got 0``), each element of a tuple-typed parameter (``gamma=(0.7, 1.5)``) alike.
+Bounds are inclusive; where 0 is meaningless (a sigma, a scale) the range says low 0 and the
+plugin refuses 0 itself, as a ``ValueError`` when it is built (also before any work).
 """
 
 from __future__ import annotations
@@ -14,10 +23,11 @@ from __future__ import annotations
 import ast
 import difflib
 import inspect
+import math
 import re
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from types import NoneType, UnionType
 from typing import Any
@@ -25,22 +35,85 @@ from typing import Any
 REQUIRED = inspect.Parameter.empty
 _BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]*\Z")
 
+# A numeric parameter's inclusive (low, high); None: no bound on that side.
+Range = tuple[float | None, float | None]
+
 
 class ParameterError(ValueError):
-    """A plugin parameter that does not exist, or a value not of its declared type."""
+    """A plugin parameter that does not exist, or a value not of its declared type or range."""
 
 
 @dataclass(frozen=True)
 class Parameter:
     """One declared parameter: its name, type (``int``, ``float``, ``bool``, ``str``,
-    ``tuple[float, float]``, ``X | None``, ``Literal[...]`` or ``Any``) and default."""
+    ``tuple[float, float]``, ``X | None``, ``Literal[...]`` or ``Any``), default and, for a
+    number, its inclusive range (``low``/``high``; None: unbounded on that side)."""
 
     name: str
     type: Any = Any
     default: Any = REQUIRED
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the parameter takes numbers (an int or float, alone, in a tuple or with
+        None), so it must declare a range."""
+        return _numeric(self.type)
+
+    def range_text(self) -> str:
+        """``>= 1``, ``<= 2``, ``in [0, 1]`` or ``any number``."""
+        low, high = (_number_text(self.low), _number_text(self.high))
+        if self.low is not None and self.high is not None:
+            return f"in [{low}, {high}]"
+        if self.low is not None:
+            return f">= {low}"
+        return f"<= {high}" if self.high is not None else "any number"
+
+    def out_of_range(self, value: Any) -> bool:
+        """Whether ``value`` (of the declared type) holds a number outside the range, or one
+        that is not finite, where a range is declared."""
+        if self.low is None and self.high is None:
+            return False
+        return any(not (_finite(v) and (self.low is None or v >= self.low)
+                        and (self.high is None or v <= self.high))
+                   for v in _numbers(value))
 
 
 Schema = dict[str, Parameter]
+
+
+def _numeric(tp: Any) -> bool:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp in (int, float):
+        return True
+    if origin in (typing.Union, UnionType, tuple):
+        return any(_numeric(a) for a in args if a is not Ellipsis)
+    return False
+
+
+def _numbers(value: Any) -> list[float]:
+    """The numbers in ``value`` (itself, or a tuple's elements; bools are not numbers)."""
+    items = value if isinstance(value, tuple | list) else (value,)
+    return [v for v in items if isinstance(v, int | float) and not isinstance(v, bool)]
+
+
+def _finite(number: float) -> bool:
+    """An int (of any size) always is; a float unless it is NaN or infinite."""
+    return isinstance(number, int) or math.isfinite(number)
+
+
+def _number_text(bound: float | None) -> str:
+    return "" if bound is None else f"{bound:g}"
+
+
+def _ranged(schema: Schema, ranges: Mapping[str, Range] | None) -> Schema:
+    """``schema`` with each ``ranges`` entry attached to its parameter (names the schema lacks
+    are ignored: a range a base class declares for a parameter a subclass dropped)."""
+    for name, (low, high) in (ranges or {}).items():
+        if name in schema:
+            schema[name] = replace(schema[name], low=low, high=high)
+    return schema
 
 
 def type_of(value: Any) -> Any:
@@ -53,15 +126,22 @@ def type_of(value: Any) -> Any:
     return type(value)
 
 
-def from_defaults(defaults: Mapping[str, Any]) -> Schema:
-    """The schema of a ``{name: default}`` mapping (a method's ``default_params``)."""
-    return {name: Parameter(name, type_of(value), value) for name, value in defaults.items()}
+def from_defaults(defaults: Mapping[str, Any], ranges: Mapping[str, Range] | None = None
+                  ) -> Schema:
+    """The schema of a ``{name: default}`` mapping (a method's ``default_params``), with the
+    ``ranges`` (a plugin's ``param_ranges``) attached."""
+    return _ranged({name: Parameter(name, type_of(value), value)
+                    for name, value in defaults.items()}, ranges)
 
 
-def from_signature(cls: type, skip: Iterable[str] = ()) -> Schema:
+def from_signature(cls: type, skip: Iterable[str] = (),
+                   ranges: Mapping[str, Range] | None = None) -> Schema:
     """The keyword parameters of ``cls.__init__`` (those in ``skip`` left out): annotated
     types, else the type of the default (also when an annotation does not resolve); ``{}``
-    for a class without its own ``__init__``."""
+    for a class without its own ``__init__``. ``ranges`` attached (None: the class's own
+    ``param_ranges``, if it has any)."""
+    if ranges is None:
+        ranges = getattr(cls, "param_ranges", None)
     init = cls.__init__
     if init is object.__init__:
         return {}
@@ -75,12 +155,14 @@ def from_signature(cls: type, skip: Iterable[str] = ()) -> Schema:
             continue
         schema[name] = Parameter(name, hints.get(name, type_of(None if p.default is REQUIRED
                                                              else p.default)), p.default)
-    return schema
+    return _ranged(schema, ranges)
 
 
 def method_schema(method_cls: type, preset: Any) -> Schema:
-    """A method's parameters under ``preset`` (its ``default_params``)."""
-    return from_defaults(method_cls.default_params(preset))
+    """A method's parameters under ``preset`` (its ``default_params``), with its
+    ``param_ranges``."""
+    return from_defaults(method_cls.default_params(preset),
+                         getattr(method_cls, "param_ranges", None))
 
 
 def type_name(tp: Any) -> str:
@@ -172,7 +254,8 @@ def _fraction(text: str) -> Any:
 
 def check(owner: str, schema: Schema, values: Mapping[str, Any]) -> None:
     """Raise a one-line ``ParameterError`` for the first name ``schema`` lacks (naming the
-    close matches), the first value not of its declared type, or a required one missing."""
+    close matches), the first value not of its declared type or outside its declared range,
+    or a required one missing."""
     for name, value in values.items():
         if name not in schema:
             close = difflib.get_close_matches(name, schema, n=3, cutoff=0.5)
@@ -183,6 +266,11 @@ def check(owner: str, schema: Schema, values: Mapping[str, Any]) -> None:
         if not conforms(value, expected):
             raise ParameterError(f"{owner} parameter {name} expects {type_name(expected)}; "
                                  f"got {value!r}")
+        if schema[name].out_of_range(value):
+            each = " (each element)" if isinstance(value, tuple | list) else ""
+            finite = "" if all(map(_finite, _numbers(value))) else "finite and "
+            raise ParameterError(f"{owner} parameter {name} must be {finite}"
+                                 f"{schema[name].range_text()}{each}; got {value!r}")
     missing = [p.name for p in schema.values() if p.default is REQUIRED and p.name not in values]
     if missing:
         raise ParameterError(f"{owner} needs parameter(s) {', '.join(missing)}")

@@ -27,9 +27,12 @@ import torch
 
 from uebench.contracts import registry
 from uebench.contracts.core import Preset
+from uebench.contracts.params import method_schema, parse_assignments
+from uebench.contracts.presets import get_preset
 from uebench.runner.defense_chain import canonical_defense
 from uebench.runner.pipeline import Pipeline, RunSpec
 from uebench.runner.stages import stage_id
+from uebench.runner.victim_spec import canonical_victim
 
 
 def plan(methods: Iterable[str], victims: Iterable[str], epsilons: Iterable[float],
@@ -39,18 +42,33 @@ def plan(methods: Iterable[str], victims: Iterable[str], epsilons: Iterable[floa
     ``defenses`` (a name or a ``+``-combination) is one more column of the grid."""
     epsilons, seeds, methods = list(epsilons), list(seeds), list(methods)
     defenses = [canonical_defense(d) for d in defenses]
+    victims = [canonical_victim(v) for v in victims]
+    parsed = [method_spec(method, preset) for method in methods]
     specs = []
     for victim in victims:
         for defense in defenses:
             for index, epsilon in enumerate(epsilons):
-                for method in methods:
+                for method, params in parsed:
                     if index > 0 and registry.methods.get(method).norm != "linf":
                         continue
                     specs += [RunSpec(method=method, victim=victim, dataset=dataset,
                                       defense=defense, epsilon=epsilon, seed=seed,
-                                      preset=preset)
+                                      preset=preset, method_params=dict(params))
                               for seed in seeds]
     return specs
+
+
+def method_spec(text: str, preset: str) -> tuple[str, dict[str, Any]]:
+    """``voxshield`` or ``voxshield:lambda_z=0,lambda_l=0`` -> the method's name and its
+    parameter overrides, parsed and checked against its parameters under ``preset`` (one
+    grid row per spelling, as ``uebench run --param`` would make it)."""
+    name, _, arguments = text.partition(":")
+    cls = registry.methods.get(name.strip())
+    items = [item for item in arguments.split(",") if item.strip()]
+    owner = f"method {cls.name!r}"
+    values = parse_assignments(owner, method_schema(cls, get_preset(preset)), items,
+                               option=f"method {text!r}:")
+    return cls.name, values
 
 
 def pending(specs: list[RunSpec], out: Path) -> list[RunSpec]:

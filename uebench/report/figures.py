@@ -413,3 +413,40 @@ def _diff_err(rows: pd.DataFrame) -> np.ndarray:
     below = (rows["diff_mean"] - rows["diff_lo"]).to_numpy(float)
     above = (rows["diff_hi"] - rows["diff_mean"]).to_numpy(float)
     return np.nan_to_num(np.clip(np.stack([below, above]), 0, None))
+
+
+def walk_figure(cells: pd.DataFrame, colours: Palette, out: Path, name: str, title: str) -> str:
+    """The recipe walk: each protection's paired difference to the matched random-roi (top
+    row) and to the clean-trained victim (bottom row), DSC, at each step of the walk, with
+    its 95 % interval where one exists, one column per budget; from
+    ``uebench.results.walk_board.walk_cells``. A text panel when no protection was measured."""
+    protections = cells[cells["role"] != MATCHED_CONTROL]
+    if protections.empty:
+        return text_panel(out, name, "no protection measured on the recipe walk yet")
+    budgets = (protections[["budget", "budget_label"]].drop_duplicates()
+               .sort_values("budget")["budget_label"].tolist())
+    steps = (cells[["step_index", "step"]].drop_duplicates().sort_values("step_index"))
+    figure = _new_figure(4.4 * len(budgets) + 2.6, 7.0)
+    grid = figure.subplots(2, len(budgets), squeeze=False)
+    for row, (prefix, against) in enumerate((("diff", "random-roi"),
+                                             ("clean_diff", "clean-trained"))):
+        for col, budget in enumerate(budgets):
+            ax = grid[row, col]
+            ax.axhline(0, color="black", lw=1, ls=":", label=f"{against} (0)")
+            panel = protections[protections["budget_label"] == budget]
+            for method, line in panel.groupby("method", sort=True):
+                ordered = line.sort_values("step_index")
+                below = (ordered[f"{prefix}_mean"] - ordered[f"{prefix}_lo"]).to_numpy(float)
+                above = (ordered[f"{prefix}_hi"] - ordered[f"{prefix}_mean"]).to_numpy(float)
+                style = colours.styles[method]
+                ax.errorbar(ordered["step_index"], ordered[f"{prefix}_mean"],
+                            yerr=np.nan_to_num(np.clip(np.stack([below, above]), 0, None)),
+                            color=style["color"], marker=style.get("marker", "o"),
+                            linestyle=style["linestyle"], capsize=3, ms=5, lw=1.4,
+                            label=method)
+            ax.set_xticks(steps["step_index"], steps["step"], rotation=30, fontsize=8)
+            ax.set_title(f"{budget}: minus {against}", fontsize=10)
+            ax.set_ylabel(f"DSC minus {against}")
+            ax.grid(alpha=0.3)
+    axes = grid.ravel()
+    return _finish(figure, axes, len(axes), title, colours, out, name)

@@ -32,8 +32,11 @@ SCHEMA_VERSION = 1
 # protocol. 2: quick splits 14/3/16 (16 test volumes), the shared surrogate fit rule
 # (uebench.kit.surrogates.FIT_RULE), NSD beside DSC and HD95. 3: the fit rule's cap is the
 # preset's surrogate_updates, 1000 at every built-in preset (protocol 2: 120 at quick and
-# canary, where VoxShield's surrogate never reached fit_dsc).
-PROTOCOL_VERSION = 3
+# canary, where VoxShield's surrogate never reached fit_dsc). 4: every record names its
+# victim recipe (``recipe``: uebench.contracts.recipes; the preset names it, so no board pools
+# two), its victim's activation (``victim``) and the clean test DSC per epoch
+# (``throughput.victim_training.*.test_dsc``); ``paper`` runs the authors' recipe.
+PROTOCOL_VERSION = 4
 
 # What a method's rows are on the boards (``Method.role``, declared by the method's class).
 PROTECTION, CONTROL, MATCHED_CONTROL, REFERENCE = (
@@ -336,9 +339,11 @@ def surrogate(record: Record) -> SurrogateState | None:
 
 def surrogate_short(record: Record) -> bool:
     """Whether the record's surrogate stopped below ``fit_dsc`` (the update cap bound first):
-    the method did not run as its authors define it."""
+    the method did not run as its authors define it. A fixed-epoch reference schedule
+    (``schedule: reference``) has no DSC to stop at, so it is never short."""
     state = surrogate(record)
-    return state is not None and not state["reached_fit_dsc"]
+    return (state is not None and not state["reached_fit_dsc"]
+            and state.get("schedule", "fit-rule") == "fit-rule")
 
 
 SURROGATE_MARK = "†"
@@ -435,10 +440,12 @@ def _drop(clean: Evaluation, protected: Evaluation) -> dict[str, float | None]:
 def assemble(run_id: str, spec: Spec, environment: dict[str, Any], method: MethodInfo,
              method_role: str, dataset: DatasetInfo, preset: dict[str, Any],
              protection: dict[str, Any], clean: dict[str, Any], protected: dict[str, Any],
-             run_seconds: float) -> Record:
+             run_seconds: float, recipe: dict[str, Any] | None = None,
+             victim: dict[str, Any] | None = None) -> Record:
     """The record of one run from its stage results: ``protection`` (the protect stage:
     fidelity, throughput), ``clean`` and ``protected`` (the victim stages: training,
-    evaluation; ``from_cache`` when reused)."""
+    evaluation; ``from_cache`` when reused); ``recipe`` (how both victims trained) and
+    ``victim`` (what the victim became under it), which the pipeline always gives."""
     stages = (("protect", protection), ("clean_victim", clean),
               ("protected_victim", protected))
     return {
@@ -450,6 +457,8 @@ def assemble(run_id: str, spec: Spec, environment: dict[str, Any], method: Metho
         "method": {**method, "role": method_role},
         "dataset": dataset,
         "preset": preset,
+        **({} if recipe is None else {"recipe": recipe}),
+        **({} if victim is None else {"victim": victim}),
         "efficacy": {
             "clean_trained": clean["evaluation"],
             "protected_trained": protected["evaluation"],

@@ -59,11 +59,12 @@ def defense_parts(defenses: str | Iterable[str]) -> list[str]:
 
 def parse_defense(part: str) -> tuple[type[Defense], dict[str, Any]]:
     """One defense ``NAME[:KEY=VALUE,...]`` -> its class and its parameters, each parsed
-    against the type the class's ``__init__`` declares and checked (``params``); an unknown
-    name is an ``UnknownNameError`` naming the close matches."""
+    against the type the class's ``__init__`` declares and checked against it and the
+    class's ``param_ranges`` (``params``); an unknown name is an ``UnknownNameError`` naming
+    the close matches."""
     name, _, arguments = part.partition(PARAMETERS)
     cls = registry.defenses.get(name.strip())
-    schema = params.from_signature(cls)
+    schema = params.from_signature(cls, ranges=cls.param_ranges)
     items = [item for item in _split(arguments, ",") if item.strip()]
     owner = f"defense {cls.name!r}"
     values = params.parse_assignments(owner, schema, items, option=f"defense {part!r}:")
@@ -73,7 +74,7 @@ def parse_defense(part: str) -> tuple[type[Defense], dict[str, Any]]:
 def defense_spec(cls: type[Defense], values: dict[str, Any]) -> str:
     """The canonical spelling of one defense: its name, then the parameters that differ from
     their defaults, sorted (``gaussian:sigma=1.5``)."""
-    schema = params.from_signature(cls)
+    schema = params.from_signature(cls, ranges=cls.param_ranges)
     changed = {name: value for name, value in sorted(values.items())
                if value != params.normalise(schema[name].default, schema[name].type)}
     if not changed:

@@ -31,11 +31,13 @@ from uebench.runner.defense_chain import NONE, DefenseChain, defense_origins
 from uebench.runner.environment import environment
 from uebench.runner.evaluation import evaluate, regrid_shape, resample
 from uebench.runner.fidelity import fidelity, mean_fidelity
+from uebench.runner.monitoring import clean_test_dsc, val_loss
 from uebench.runner.reader_view import reread, reread_within, zscored_channels
 from uebench.runner.released import RELEASED, ReleasedFolder
 from uebench.runner.stages import STAGES, protection_key, victim_key
 from uebench.runner.store import StageCache, default_cache_root, stable_hash, write_json
 from uebench.runner.training import resolve_device, seed_everything, train_segmenter
+from uebench.runner.victim_spec import build_victim, victim_name
 
 
 @dataclass
@@ -72,7 +74,7 @@ def resolve(spec: RunSpec) -> Resolved:
     preset = get_preset(spec.preset)
     method_cls = (ReleasedFolder if spec.method == RELEASED
                   else registry.methods.get(spec.method))
-    victim = registry.victims.get(spec.victim)()
+    victim = build_victim(spec.victim)
     defense = DefenseChain(spec.defense)  # "a+b": data defenses, then training-time ones
     dataset = resolve_dataset(spec.dataset)
     victim.check_size(preset.volume_size)
@@ -83,6 +85,10 @@ def resolve(spec: RunSpec) -> Resolved:
                          f"subjects); {spec.dataset!r} is a local folder")
     if defense.grid_factor is not None and not preset.native:
         _check_regrid(defense.grid_factor, preset.volume_size, victim.size_multiple)
+    if defense.early_stopping and preset.victim_recipe.protects_val:
+        raise ValueError(f"defense 'early-stop' selects the victim's epoch on a clean val "
+                         f"split; preset {spec.preset!r}'s recipe {preset.recipe!r} selects it "
+                         "by the loss on the protected val split: use one selection rule")
     if defense.reads_files and not any(zscored_channels(dataset.modalities, 1)):
         raise ValueError(f"defense 'renormalise' models a reader that z-scores each channel; "
                          f"{spec.dataset!r} is CT (a fixed HU window), which it reads as it is")
@@ -141,7 +147,8 @@ class Pipeline:
         ctx = RunContext(r.preset, spec.seed, self.device, cases[0].image.shape[0],
                          r.dataset.n_classes, self.progress)
         data_fp = fingerprint(r.dataset, r.preset)
-        return _Prepared(r, preset_split(cases, r.preset), data_fp, ctx,
+        split = preset_split(cases, r.preset)
+        return _Prepared(r, split, data_fp, ctx,
                          protection_key(data_fp, r.method, spec.seed, r.preset),
                          r.method.budget(ctx))
 
@@ -157,8 +164,8 @@ class Pipeline:
         if name == "clean_victim":
             self._victim_stage(p.r, spec, p.data_fp, p.split, None, None, p.budget)
         elif name in ("protect", "protected_victim"):
-            protection = self._protect(p.r.method, p.budget, p.split.train, p.ctx,
-                                       p.protect_key)
+            protection = self._protect(p.r.method, p.budget, _protected(p.split, p.r.preset),
+                                       p.ctx, p.protect_key)
             if name == "protected_victim" and _changes(protection):
                 self._victim_stage(p.r, spec, p.data_fp, p.split, protection, p.protect_key,
                                    p.budget)
@@ -168,26 +175,31 @@ class Pipeline:
         started = time.perf_counter()
         p = self._prepare(spec)
         r, split, data_fp, protect_key, budget = p.r, p.split, p.data_fp, p.protect_key, p.budget
-        protection = self._protect(r.method, budget, split.train, p.ctx, protect_key)
+        protection = self._protect(r.method, budget, _protected(split, r.preset), p.ctx,
+                                   protect_key)
         clean = self._victim_stage(r, spec, data_fp, split, None, None, budget)
         protected = self._victim_stage(r, spec, data_fp, split, protection, protect_key, budget)
         record = records.assemble(
             spec.run_id(), asdict(spec),
             environment(self.device, plugins={**registry.origins(
-                victim=spec.victim, dataset=spec.dataset.partition(":")[0],
+                victim=victim_name(spec.victim), dataset=spec.dataset.partition(":")[0],
                 **({} if spec.method == RELEASED else {"method": spec.method})),
                 **defense_origins(spec.defense)}),
             protection.get("method", {**r.method.describe(), "budget": budget.describe()}),
             r.method.role,
             records.dataset_info(spec.dataset, r.dataset, data_fp, split, r.preset),
-            r.preset.to_dict(), protection, clean, protected, time.perf_counter() - started)
+            r.preset.to_dict(), protection, clean, protected, time.perf_counter() - started,
+            recipe=r.preset.victim_recipe.to_dict(r.preset.weight_decay),
+            victim=r.victim.describe(r.preset))
         path = self.out / "records" / f"{record['run_id']}.json"
         write_json(path, record)
         return record, path
 
     def _protect(self, method: Method, budget: Budget, train: list[Case], ctx: RunContext,
                  key: str) -> dict[str, Any]:
-        """Fit the method, perturb every training case, store the deltas; cached."""
+        """Fit the method on ``train`` (the training split, and the val split where the
+        preset's recipe protects it: ``_protected``), perturb every one of those cases, store
+        the deltas; cached."""
         stats = self.cache.get_json("protect", key)
         arrays = self.cache.get_arrays("protect", key)
         if stats is not None and arrays is not None:
@@ -243,7 +255,6 @@ class Pipeline:
         cached = self.cache.get_json("victim", key)
         if cached is not None:
             return {**cached, "from_cache": True}
-        images, labels = [], []
         defense_rng = np.random.default_rng([spec.seed, 1])
         under_defense = training_set["defense"] is not None
         kept_clean = (r.defense.clean_cases([c.id for c in split.train], spec.seed)
@@ -255,25 +266,45 @@ class Pipeline:
         grid = None if factor is None else (factor,
                                             1 if r.preset.native else r.victim.size_multiple)
         shrinks: list[float] = []  # the writer's shrink per z-scored channel, when modelled
-        for case in split.train:
-            image = case.image
-            if training_set["protection"] is not None and case.id not in kept_clean:
-                image = budget.release(image, protection["deltas"][case.id], case.id)
-            label = case.label
-            if reread_channels is not None and r.defense.reread_within_eps:
-                image, factors = reread_within(image, case.image, reread_channels,
-                                               spec.epsilon)  # and the writer's shrink
-                shrinks.extend(f for f, z in zip(factors, reread_channels) if z)
-            elif reread_channels is not None:  # the attacker reads the file: the reader's view
-                image = reread(image, case.image, reread_channels)
-            if under_defense:  # the data defenses, in order
-                image, label = r.defense.apply(image, label, defense_rng)
-            if grid is not None:  # the attacker's own grid
-                shape = regrid_shape(label.shape, *grid)
-                image = resample(image, shape, "trilinear")
-                label = np.rint(resample(label[None], shape, "nearest")[0]).astype(np.uint8)
-            images.append(image)
-            labels.append(label)
+
+        def attacker_copies(cases: list[Case]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+            """The cases as the attacker trains on them (released, read, defended, regridded)."""
+            images, labels = [], []
+            for case in cases:
+                image = case.image
+                if training_set["protection"] is not None and case.id not in kept_clean:
+                    image = budget.release(image, protection["deltas"][case.id], case.id)
+                label = case.label
+                if reread_channels is not None and r.defense.reread_within_eps:
+                    image, factors = reread_within(image, case.image, reread_channels,
+                                                   spec.epsilon)  # and the writer's shrink
+                    shrinks.extend(f for f, z in zip(factors, reread_channels) if z)
+                elif reread_channels is not None:  # the attacker reads the file
+                    image = reread(image, case.image, reread_channels)
+                if under_defense:  # the data defenses, in order
+                    image, label = r.defense.apply(image, label, defense_rng)
+                if grid is not None:  # the attacker's own grid
+                    shape = regrid_shape(label.shape, *grid)
+                    image = resample(image, shape, "trilinear")
+                    label = np.rint(resample(label[None], shape, "nearest")[0]).astype(np.uint8)
+                images.append(image)
+                labels.append(label)
+            return images, labels
+
+        images, labels = attacker_copies(split.train)
+        recipe = r.preset.victim_recipe
+        select_by = None
+        if recipe.protects_val:  # the authors' rule: the lowest loss on the protected val split
+            val_images, val_labels = attacker_copies(split.val)
+            window = (max(max(x.shape[1:]) for x in val_images) if grid is not None
+                      and not r.preset.native else r.preset.volume_size)
+
+            def select_by(m):
+                return val_loss(m, val_images, val_labels, window, self.device)
+
+        def monitor(m):
+            return clean_test_dsc(m, split.test, r.dataset, r.preset, self.device, grid)
+
         started = time.perf_counter()
         role = "clean" if training_set == {"protection": None, "defense": None} else "protected"
         hook = r.defense.hook if under_defense else None
@@ -292,9 +323,21 @@ class Pipeline:
                 return -1.0 if score is None else score
         training = train_segmenter(model, images, labels, r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
-                                   progress=self.progress, batch_loss=hook, validate=validate)
+                                   progress=self.progress, batch_loss=hook, validate=validate,
+                                   recipe=recipe, monitor=monitor, select_by=select_by)
         del images, labels  # the test cases are read one at a time, without the training set
         evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device, grid)
+        curve = training["test_dsc"]
+        curve.update(last=evaluation["dsc_fg_mean"],
+                     min=min((v for v in curve["values"] if v is not None), default=None),
+                     at_val_loss_rule=None, selection=recipe.selection)
+        selected = training.pop("selected_weights", None)
+        if selected is not None:  # the authors' rule: the model of the lowest val loss
+            model.load_state_dict(selected)
+            at_rule = evaluate(model, split.test, r.dataset, r.preset, self.device, grid)
+            curve["at_val_loss_rule"] = at_rule["dsc_fg_mean"]
+            if recipe.selection == "protected-val-loss":
+                evaluation = at_rule
         if kept_clean and training_set["protection"] is not None:
             training["kept_clean"] = sorted(kept_clean)  # the record names them
         if cohort is not None:
@@ -331,6 +374,12 @@ class Pipeline:
             stored = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
             self.cache.put_arrays("pretrained", key, stored)
         return {k: torch.from_numpy(np.asarray(v)) for k, v in stored.items()}
+
+
+def _protected(split: Split, preset: Preset) -> list[Case]:
+    """The cases a protection covers: the training split, and the val split where the
+    preset's recipe protects it (the authors poison train + val)."""
+    return split.train + split.val if preset.victim_recipe.protects_val else split.train
 
 
 def _changes(protection: dict[str, Any]) -> bool:

@@ -1,0 +1,35 @@
+#!/bin/bash
+# The recipe walk and VoxShield's ablation (issue 31; README "The recipe walk"), unet, seeds
+# 0-2, two workers, from a separate checkout (sweep-and-commit.sh):
+# - the walk: canary-e200 under each recipe from the authors' (walk-authors) to uebench's
+#   (canary-e200); clean, random-roi, em and voxshield at 4/255 at every step, the 32/255
+#   positive control and 8/255 at both ends (records in records/);
+# - the ablation: canary (uebench's recipe, the fit rule: where the generator's saturation was
+#   first logged and VoxShield's 32/255 effect is known), 4/255 and 32/255, voxshield with
+#   lambda_z = 0, lambda_l = 0, both, and lambda_z scaled by slice area, beside the default,
+#   random-roi and clean (records in ablation/records/).
+# The headline cells first. Resumable: stages cached, recorded runs skipped; each step's
+# records committed as they land.
+source "$(dirname "$0")/sweep-and-commit.sh"
+M="--method clean --method random-roi --method em --method voxshield"
+S="--seed 0 --seed 1 --seed 2"
+WALK=$MAIN/leaderboards/recipe/records
+ABLATION=$MAIN/leaderboards/recipe/ablation/records
+A="--method clean --method random-roi --method voxshield --method voxshield:lambda_z=0
+   --method voxshield:lambda_l=0 --method voxshield:lambda_z=0,lambda_l=0
+   --method voxshield:lambda_z_area_scaled=true"
+{
+DEST=$WALK sweep_and_commit "the authors' recipe at 4/255" $M $S --eps 4/255 \
+  --preset walk-authors
+DEST=$ABLATION sweep_and_commit "voxshield's ablation at canary" $A $S --eps 4/255 \
+  --eps 32/255 --preset canary
+DEST=$WALK sweep_and_commit "uebench's recipe at 4/255" $M $S --eps 4/255 --preset canary-e200
+DEST=$WALK sweep_and_commit "both ends at 32/255" $M $S --eps 32/255 --preset walk-authors \
+  --preset canary-e200
+for P in walk-activation walk-augmentation walk-optimiser walk-schedule; do
+  DEST=$WALK sweep_and_commit "$P at 4/255" $M $S --eps 4/255 --preset "$P"
+done
+DEST=$WALK sweep_and_commit "both ends at 8/255" $M $S --eps 8/255 --preset walk-authors \
+  --preset canary-e200
+date; echo "== done"
+} >> "$L" 2>&1

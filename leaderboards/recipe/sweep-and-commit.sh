@@ -1,0 +1,38 @@
+# Sourced by run.sh and run-ablation.sh: one `uebench sweep` from a separate checkout
+# (SWEEP_TREE, at a commit, so that edits in this one do not mark its records dirty), then its
+# records copied into DEST and committed, so that a finished step outlives the machine's cache.
+# Usage: sweep_and_commit "what the commit names" SWEEP-ARGS...
+set -u
+MAIN=/work/main
+TREE=${SWEEP_TREE:-/work/sweep}
+O=${SWEEP_OUT:-/work/recipe/runs}
+L=${SWEEP_LOG:-/work/recipe/log.txt}
+DEST=${DEST:-$MAIN/leaderboards/recipe/records}  # each call may set its own
+mkdir -p "$(dirname "$L")" "$DEST"
+
+sweep_and_commit() {
+  local what=$1; shift
+  date; echo "== $what, code at $(git -C "$TREE" rev-parse --short HEAD)"
+  (cd "$TREE" && /usr/bin/time -v "$TREE/.venv/bin/uebench" sweep --quiet --out "$O" \
+    --workers 2 --victim unet "$@")
+  echo "rc=$?"
+  # this step's records only (the sweeps share one output folder and cache)
+  mkdir -p "$DEST" && "$TREE/.venv/bin/python" - "$O/records" "$DEST" "$@" <<'PY'
+import json, shutil, sys
+from pathlib import Path
+source, dest, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+presets = {args[i + 1] for i, a in enumerate(args) if a == "--preset"}
+for path in source.glob("*.json"):
+    if json.loads(path.read_text())["spec"]["preset"] in presets and not (dest / path.name).exists():
+        shutil.copy(path, dest / path.name)
+PY
+  local rel=${DEST#"$MAIN"/}
+  (cd "$MAIN" && git add "$rel") || return
+  if git -C "$MAIN" diff --cached --quiet -- "$rel"; then
+    echo "no new records"; return
+  fi
+  for _ in 1 2 3 4 5; do  # the index may be locked by a commit made meanwhile in this checkout
+    git -C "$MAIN" commit -q -m "$rel: records of $what" -- "$rel" && return
+    sleep 20
+  done
+}
