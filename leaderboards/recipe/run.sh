@@ -1,6 +1,6 @@
 #!/bin/bash
 # The recipe walk and VoxShield's ablation (issue 31; README "The recipe walk"), unet, seeds
-# 0-2, two workers, from a separate checkout (sweep-and-commit.sh):
+# 0-2, one torch thread per worker, from a separate checkout (sweep-and-commit.sh):
 # - the walk: canary-e200 under each recipe from the authors' (walk-authors) to uebench's
 #   (canary-e200); clean, random-roi, em and voxshield at 4/255 at every step, the 32/255
 #   positive control and 8/255 at both ends (records in records/);
@@ -19,8 +19,10 @@ A="--method clean --method random-roi --method voxshield --method voxshield:lamb
    --method voxshield:lambda_l=0 --method voxshield:lambda_z=0,lambda_l=0
    --method voxshield:lambda_z_area_scaled=true"
 {
-DEST=$WALK sweep_and_commit "the authors' recipe at 4/255" $M $S --eps 4/255 \
-  --preset walk-authors
+for SEED in 0 1 2; do
+  DEST=$WALK sweep_and_commit "the authors' recipe at 4/255, seed $SEED" $M --seed "$SEED" \
+    --eps 4/255 --preset walk-authors
+done
 DEST=$ABLATION sweep_and_commit "voxshield's ablation at canary" $A $S --eps 4/255 \
   --eps 32/255 --preset canary
 DEST=$WALK sweep_and_commit "uebench's recipe at 4/255" $M $S --eps 4/255 --preset canary-e200

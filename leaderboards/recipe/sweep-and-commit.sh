@@ -1,6 +1,8 @@
-# Sourced by run.sh and run-ablation.sh: one `uebench sweep` from a separate checkout
+# Sourced by run.sh: one `uebench sweep` from a separate checkout
 # (SWEEP_TREE, at a commit, so that edits in this one do not mark its records dirty), then its
 # records copied into DEST and committed, so that a finished step outlives the machine's cache.
+# Workers per step: the number in WORKERS_FILE (default /work/recipe/workers), else 2, read
+# at each step, so a shared machine can give the sweep one core and later two.
 # Usage: sweep_and_commit "what the commit names" SWEEP-ARGS...
 set -u
 MAIN=/work/main
@@ -14,7 +16,8 @@ sweep_and_commit() {
   local what=$1; shift
   date; echo "== $what, code at $(git -C "$TREE" rev-parse --short HEAD)"
   (cd "$TREE" && /usr/bin/time -v "$TREE/.venv/bin/uebench" sweep --quiet --out "$O" \
-    --workers 2 --victim unet "$@")
+    --workers "$(cat "${WORKERS_FILE:-/work/recipe/workers}" 2>/dev/null || echo 2)" \
+    --threads 1 --victim unet "$@")
   echo "rc=$?"
   # this step's records only (the sweeps share one output folder and cache)
   mkdir -p "$DEST" && "$TREE/.venv/bin/python" - "$O/records" "$DEST" "$@" <<'PY'
@@ -26,13 +29,14 @@ for path in source.glob("*.json"):
     if json.loads(path.read_text())["spec"]["preset"] in presets and not (dest / path.name).exists():
         shutil.copy(path, dest / path.name)
 PY
-  local rel=${DEST#"$MAIN"/}
+  local rel=${DEST#"$MAIN"/} log=leaderboards/recipe/sweep-log.txt
   (cd "$MAIN" && git add "$rel") || return
   if git -C "$MAIN" diff --cached --quiet -- "$rel"; then
     echo "no new records"; return
   fi
+  cp "$L" "$MAIN/$log"  # the log so far, with the records it made
   for _ in 1 2 3 4 5; do  # the index may be locked by a commit made meanwhile in this checkout
-    git -C "$MAIN" commit -q -m "$rel: records of $what" -- "$rel" && return
+    git -C "$MAIN" commit -q -m "$rel: records of $what" -- "$rel" "$log" && return
     sleep 20
   done
 }
