@@ -34,7 +34,7 @@ PY
   if git -C "$MAIN" diff --cached --quiet -- "$rel"; then
     echo "no new records"; return
   fi
-  cp "$L" "$MAIN/$log"  # the log so far, with the records it made
+  cp "$L" "$MAIN/$log" && git -C "$MAIN" add "$log"  # the log so far, with its records
   for _ in 1 2 3 4 5; do  # the index may be locked by a commit made meanwhile in this checkout
     git -C "$MAIN" commit -q -m "$rel: records of $what" -- "$rel" "$log" && return
     sleep 20
