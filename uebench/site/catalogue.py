@@ -47,6 +47,13 @@ def params_table(schema: dict[str, Parameter]) -> list[str]:
     return [*lines, ""]
 
 
+def params_inline(schema: dict[str, Parameter]) -> str:
+    """``act: one of 'prelu', 'relu' = prelu; ...`` (blank when there are none)."""
+    return "; ".join(f"`{p.name}`: {type_name(p.type)}"
+                     + ("" if p.default is REQUIRED else f" = `{format_value(p.default)}`")
+                     for p in schema.values())
+
+
 def methods_page() -> str:
     """Every registered method: summary, role, norm, native support, parameters."""
     preset = registry.presets.get(PARAM_PRESET)
@@ -67,12 +74,13 @@ def victims_page() -> str:
     """Every registered victim: summary, dimensions, the volume edges it takes."""
     lines = ["# Victims", "", "Every registered victim network, read from the victim "
              "registry (`uebench list victims`).", "",
-             "| victim | summary | dims | min edge | edge multiple | defined in |",
-             "|---|---|---|---|---|---|"]
+             "| victim | summary | dims | min edge | edge multiple | parameters "
+             "(`NAME:KEY=VALUE`) | defined in |", "|---|---|---|---|---|---|---|"]
     for name in registry.victims.names():
         cls = registry.victims.get(name)
         lines.append(f"| `{name}` | {_cell(_summary(cls))} | {cls.spatial_dims}D | "
-                     f"{cls.min_size} | {cls.size_multiple} | {_where(cls)} |")
+                     f"{cls.min_size} | {cls.size_multiple} | "
+                     f"{_cell(params_inline(from_signature(cls)))} | {_where(cls)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -111,7 +119,8 @@ def presets_page() -> str:
              "(`uebench list presets`). A preset's values are part of every cache key and "
              "record.", "",
              "| preset | grid | volume | cases | split (train/val/test) | epochs | batch | lr "
-             "| surrogate cap | for |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| surrogate cap | victim recipe | for |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in registry.presets.names():
         p = registry.presets.get(name)
         split = "/".join(map(str, p.split)) if p.split else "70/15/15 %"
@@ -119,6 +128,7 @@ def presets_page() -> str:
             if p.native else "cube"
         lines.append(f"| `{name}` | {grid} | {p.volume_size}^3 | {p.n_cases} | {split} | "
                      f"{p.epochs} | {p.batch_size} | {p.lr:g} | {p.surrogate_updates} | "
+                     f"{getattr(p, 'recipe', '') or ''} | "
                      f"{_cell(registry.presets.summaries.get(name, ''))} |")
     return "\n".join(lines) + "\n"
 
