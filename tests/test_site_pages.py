@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from uebench.contracts import registry
-from uebench.site.board_pages import page_name
+from uebench.site.board_pages import figure_name, page_name
 from uebench.site.boards import ROOT, SETS
 from uebench.site.build import GENERATED, generate, sync
 from uebench.site.html_table import cell_text, sort_key
@@ -82,6 +82,18 @@ def test_board_pages_show_the_committed_boards(docs, board_set):
     for name, cells in tables.items():
         assert cells == markdown_table(ROOT / board_set.boards / f"{name}.md"), (
             f"{page}: table {name} differs from {board_set.boards}/{name}.md")
+
+
+@pytest.mark.parametrize("board_set", SETS, ids=[s.slug for s in SETS])
+def test_board_pages_show_every_committed_figure(docs, board_set):
+    page = (docs / "leaderboard" / page_name(board_set.slug)).read_text()
+    folder = ROOT / board_set.boards
+    committed = [*folder.glob("*.png"), *(folder / "report").glob("*.png")]
+    for source in committed:
+        name = figure_name(board_set.slug, source)
+        assert f"](figures/{name})" in page, f"{source} is not on {board_set.slug}'s page"
+        copied = docs / "leaderboard" / "figures" / name
+        assert copied.read_bytes() == source.read_bytes()
 
 
 def test_method_pages_list_every_record_and_show_the_curve(docs):

@@ -4,9 +4,10 @@ header its Markdown board carries, links to the method pages, and the set's repo
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from uebench.results.leaderboard import DEVICE_TEXT
-from uebench.site.boards import SETS
+from uebench.site.boards import ROOT, SETS
 from uebench.site.html_table import html_table
 from uebench.site.load import LoadedSet
 
@@ -28,15 +29,19 @@ def methods_of(loaded: LoadedSet) -> list[str]:
     return sorted({r["spec"]["method"] for r in loaded.records})
 
 
-def report_figures(loaded: LoadedSet) -> list[str]:
-    """The names of the set's committed report figures (PNG), sorted."""
+def report_figures(loaded: LoadedSet) -> list[Path]:
+    """The set's committed figures (PNG): its board folder's own (the scale study's figure)
+    and its report's (``uebench report``), sorted."""
+    folder = ROOT / loaded.board_set.boards
     report = loaded.board_set.report
-    return sorted(p.name for p in report.glob("*.png")) if report.is_dir() else []
+    return (sorted(folder.glob("*.png"))
+            + (sorted(report.glob("*.png")) if report.is_dir() else []))
 
 
-def figure_name(slug: str, name: str) -> str:
-    """Where the site keeps report figure ``name`` of set ``slug`` (in ``figures/``)."""
-    return f"report-{slug}-{name}"
+def figure_name(slug: str, source: Path) -> str:
+    """Where the site keeps the committed figure ``source`` of set ``slug`` (in
+    ``figures/``)."""
+    return f"{slug}-{'report-' if source.parent.name == 'report' else ''}{source.name}"
 
 
 def reading(header: str) -> str:
@@ -63,7 +68,8 @@ def board_page(loaded: LoadedSet) -> str:
     figures = report_figures(loaded)
     if figures:
         lines += ["## Figures", "",
-                  f"The committed report of this set (`{bs.boards}/report/index.html`, "
-                  "`uebench report`).", ""]
-        lines += [f"![{name}](figures/{figure_name(bs.slug, name)})\n" for name in figures]
+                  f"The committed figures of this set (`{bs.boards}/*.png` and its report, "
+                  f"`{bs.boards}/report/index.html`, made by `uebench report`).", ""]
+        lines += [f"![{source.name}](figures/{figure_name(bs.slug, source)})\n"
+                  for source in figures]
     return "\n".join(lines) + "\n"

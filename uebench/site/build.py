@@ -33,8 +33,8 @@ def write_pages(sets: list[LoadedSet], staging: Path) -> None:
     for loaded in sets:
         slug = loaded.board_set.slug
         (board_dir / page_name(slug)).write_text(board_page(loaded))
-        for name in report_figures(loaded):
-            shutil.copyfile(loaded.board_set.report / name, figures / figure_name(slug, name))
+        for source in report_figures(loaded):
+            shutil.copyfile(source, figures / figure_name(slug, source))
         if loaded.board_set.kind != "leaderboard":
             continue
         for method in sorted({r["spec"]["method"] for r in loaded.records}):
