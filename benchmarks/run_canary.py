@@ -3,8 +3,9 @@ committed as the baseline (``benchmarks/canary/baseline/``), re-run and compared
 ``uebench compare``.
 
 The grid: ``clean``, ``random-roi``, ``voxshield`` and ``em`` on ``unet`` at 32/255 (where
-voxshield and em protect; protocol 3 on an AMD EPYC: clean-trained DSC 0.759 -> voxshield
-0.054, em 0.495, random-roi 0.727; sweep 89.6 s wall), seed 0, on brats-mni
+voxshield and em protect; protocol 4 on an AMD EPYC, as at protocol 3: clean-trained DSC 0.759
+-> voxshield 0.054, em 0.495, random-roi 0.727; sweep 89.6 s wall alone at protocol 3, 690 s
+when rebased beside a sweep and two test suites), seed 0, on brats-mni
 under the ``canary`` preset (32^3, 40 epochs; the clean-trained victim clears the reference
 bar). Two worker processes with one torch thread each: one thread per process makes every
 stage bit-for-bit reproducible on a CPU whatever the machine's core count, and is the fastest
@@ -20,8 +21,9 @@ One thread per process is bit-for-bit reproducible on one CPU model only: across
 single-seed trainings diverge (measured at 4e98cf9: em's protected DSC 0.279 on the machine
 that made the first baseline, 0.451 on an AMD EPYC; protect time / calibration 345 vs 559). So
 the baseline is kept per CPU model, ``benchmarks/canary/baseline/<model>/``: on a model that
-has one, the comparison uses the given tolerances (protocol 3: only ``amd-epyc`` so far; the
-protocol-2 baselines of two models, from which ``CROSS_CPU`` was measured, are kept in
+has one, the comparison uses the given tolerances (protocol 4: only ``amd-epyc`` so far; the
+protocol-3 baseline is kept in ``benchmarks/canary/archive/protocol-3``, the protocol-2
+baselines of two models, from which ``CROSS_CPU`` was measured, in
 ``benchmarks/canary/archive/protocol-2``); on another, it compares with a baseline of
 another model at the wider ``CROSS_CPU`` tolerances and says so. ``--update-baseline``
 replaces this CPU model's records with the new ones (after an intended change, or to add this
