@@ -61,7 +61,7 @@ matrix: $(BIN)/.installed
 	$(BIN)/uebench leaderboard --add runs/records
 	$(BIN)/uebench report leaderboards/records --out leaderboards/report --cache runs/cache
 
-# The scale study (README, "The scale study"; hours on 2 CPU cores), resumable from the committed
+# The scale study (docs/studies/scale.md; hours on 2 CPU cores), resumable from the committed
 # records: 4/255 at every point, the 32/255 positive control at the base and each axis's
 # largest point, then 8/255 (clean once per point: it takes no budget); then the board.
 SCALING := $(BIN)/uebench sweep --quiet --out runs/scaling --workers 2 --victim unet \

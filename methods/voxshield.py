@@ -17,43 +17,32 @@ the surrogate's logits (``semantic_disruption``).
   by signed-gradient steps on the same L, projected to the eps-ball and the ROI, in the same
   alternating schedule. Random start, uniform in the eps-ball on the ROI (as PGD).
 
-Deviations, also written in every record: the number of epochs follows the rule every
-surrogate-based method shares (``uebench.kit.surrogates.FIT_RULE``: until the surrogate's train
-foreground DSC on the perturbed data reaches ``fit_dsc``, at most ``max_surrogate_updates``
-S-step updates; the reference runs a fixed 100 epochs); the ``quick`` preset narrows the
-surrogate and raises the learning rates so something is learnt in minutes on 2 CPU cores; the
-``paper`` preset uses the reference values. Logging reads device tensors once per epoch (the
-reference runs extra generator and surrogate passes per step just to log).
+Two schedules (``schedule``; its default is the preset's recipe's, ``uebench.contracts.
+recipes``): ``reference`` (the ``authors`` recipe, ``paper``) runs the reference's fixed
+``max_surrogate_updates / s_steps`` epochs at ``generator_ratio`` (3.6) generator steps per
+surrogate step, generator lr 1e-4, uniform noise as the first stored deltas, and protects each
+training case with its stored delta (its generator's output right after its own batch's
+update, last epoch). ``fit-rule`` (every other recipe) stops when the surrogate's train
+foreground DSC on the perturbed data reaches ``fit_dsc`` (``uebench.kit.surrogates.FIT_RULE``,
+at most ``max_surrogate_updates`` S-step updates), one N-step pass per epoch, and protects with
+the final generator. Every epoch's record row logs the stored deltas' saturation: the share of
+ROI voxels at the bound (|delta| >= 0.99 eps), their mean |delta| / eps and the share whose
+sign flipped since the last epoch. ``lambda_z_area_scaled`` (an ablation, off by default)
+weighs Zdiv by 160^2 / (H x W), as it weighs at the reference's 160^3.
+
+Deviations, also written in every record: on a smaller training set the reference schedule's
+generator ratio takes several N-step passes per epoch (the reference's is one pass over
+BraTS19's train + val); the ``quick`` preset narrows the surrogate and raises its learning
+rate (and, under the fit rule, the generator's) so something is learnt in minutes on 2 CPU
+cores; the ``paper`` preset uses the reference values. Logging reads device tensors once per
+epoch (the reference runs extra generator and surrogate passes per step just to log).
 
 On a native preset (cases at their own grid) ``voxshield`` fits on patches and protects by
 sliding-window application of G (``NATIVE_DEVIATION``, written into those records);
 ``voxshield-pgd`` keeps one delta tensor per stacked volume and is refused there.
 
-Measured under protocol 1 (quick, 14/3/3 split, a fixed 8 epochs; brats-mni, seed 0, 2 CPU
-cores; leaderboards/archive/protocol-1): at 4/255 neither reading lowered the victims' DSC
-(unet 0.897 clean-trained -> 0.872 voxshield / 0.905 voxshield-pgd, random-roi 0.878); over
-80 S-steps the surrogate never learnt the task (train foreground DSC 0.03-0.09), and with 320
-S-steps it reached 0.49 while the unet victim still scored 0.919. The z-term does act (Zdiv of
-the stored deltas 6.89 vs 2.04 for random-roi on the same voxels, ``benchmarks/
-delta_spectrum.py``). At 32/255 the same 8-epoch schedule drove a unet to 0.006 (CPU). The
-protocol-2 curves are in leaderboards/curves.md and eps50.md.
-
-Why the surrogate learns so slowly (protocol 2's 120-update cap stopped it at train DSC
-0.05-0.21 in every CPU record, while EM's reached 0.90-0.95): the reference builds it with ReLU
-(and weight decay 5e-4); EM's surrogate is the Surrogate's default, PReLU without weight decay.
-Controlled runs, ``benchmarks/surrogate_learning.py`` (canary: brats-mni 32^3, 10 training
-cases, the S-step's random batches, noise at 4/255, seeds 0 / 1 / 2 unless one is named; 2 CPU
-cores; leaderboards/surrogates/canary-4.json), updates to train DSC 0.9 [DSC at 120 updates]:
-VoxShield's settings on clean data 560 / 380 / 360 [0.02 / 0.02 / 0.05]; the same with PReLU
-220 / 200 / 200 [0.47 / 0.72 / 0.78], as EM's settings (240 / 200 / 200 [0.44 / 0.70 / 0.70]);
-weight decay 0 540 / 380 / 340 [0.02 / 0.03 / 0.06]; lr x4 400 / 420 / 380 [0.37 / 0.42 /
-0.43]; lr / 4 not within 600 (seeds 0, 1); batch 8 520 (seed 0); on x + random-roi noise
-540 / 400 / 360; on x + EM's final deltas 560 / 380 / 320; on x + VoxShield's own final deltas
-500 / 380 / 380 [0.03 / 0.04 / 0.05]. So the slow start is the ReLU the reference specifies,
-not VoxShield's noise nor its weight decay; the method keeps it (it is the authors' surrogate)
-and needs 320-560 updates here, within the reference's 1000. At quick (64^3, 14 cases, seed 0,
-leaderboards/surrogates/quick-4.json) the same on clean data: 650 updates [0.03]; with PReLU
-150 [0.83].
+What was measured with it (protocols 1-3, the surrogate's slow start under the authors' ReLU,
+the generator's saturation) is in docs/studies/surrogates.md and leaderboards/recipe/.
 """
 
 from __future__ import annotations

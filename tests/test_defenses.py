@@ -331,9 +331,9 @@ def test_pipeline_applies_data_defenses_and_hooks_training_ones(monkeypatch, tmp
     calls = []
 
     def fake_train(model, images, labels, preset, seed, device, desc, progress, batch_loss,
-                   validate):
+                   validate, recipe, monitor, select_by):
         calls.append({"images": images, "hook": batch_loss, "validate": validate})
-        return {"losses": [0.0]}
+        return {"losses": [0.0], "test_dsc": {"every": 1, "epochs": [1], "values": [0.5]}}
 
     monkeypatch.setattr(uebench.runner.pipeline, "train_segmenter", fake_train)
     monkeypatch.setattr(uebench.runner.pipeline, "evaluate", lambda *a, **k: {"dsc_fg_mean": 0.5})

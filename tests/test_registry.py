@@ -96,7 +96,7 @@ BUILTIN_PRESETS = {
                "split": (10, 2, 12), "surrogate_updates": 1000},
     "paper": {"name": "paper", "volume_size": 160, "n_cases": 100, "epochs": 100,
               "batch_size": 8, "lr": 5e-4, "weight_decay": 0.0, "victim_scale": "reference",
-              "split": None, "surrogate_updates": 1000},
+              "split": None, "surrogate_updates": 1000, "recipe": "authors"},
 }
 
 
@@ -154,11 +154,13 @@ def test_list_presets_shows_sizes_schedules_and_what_for():
     lines = result.output.splitlines()
     assert lines[0] == "presets:"
     assert lines[1].split() == ["preset", "volume", "cases", "(train/val/test)", "epochs",
-                                "batch", "lr", "surrogate", "cap", "for"]
+                                "batch", "lr", "surrogate", "cap", "recipe", "for"]
     quick = next(line.split() for line in lines if line.split()[:1] == ["quick"])
-    assert quick[:8] == ["quick", "64^3", "33", "(14/3/16)", "10", "1", "0.002", "1000"]
+    assert quick[:9] == ["quick", "64^3", "33", "(14/3/16)", "10", "1", "0.002", "1000",
+                         "uebench"]
     paper = next(line.split() for line in lines if line.split()[:1] == ["paper"])
     assert paper[1:4] == ["160^3", "100", "(70%/15%/15%)"] and "GPUs" in paper
+    assert paper[8] == "authors"
 
 
 def test_run_with_an_unknown_preset_is_one_line_and_exit_2(tmp_path):

@@ -40,5 +40,6 @@ def test_surrogate_state_says_whether_fit_dsc_was_reached():
     assert surrogate_state(40, 0.93, params)["reached_fit_dsc"] is True
     assert surrogate_state(120, 0.25, params) == {
         "updates": 120, "train_dsc": 0.25, "fit_dsc": 0.9, "max_updates": 120,
-        "reached_fit_dsc": False}
+        "reached_fit_dsc": False, "schedule": "fit-rule"}
+    assert surrogate_state(120, 0.25, params, "reference")["schedule"] == "reference"
     assert surrogate_state(0, None, params)["reached_fit_dsc"] is False

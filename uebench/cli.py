@@ -633,7 +633,7 @@ def protect_command(method, data, out, epsilon, seed, preset, device, params, re
         click.echo(f"the budget fit scaled the deltas by {summary['shrink_min']:.2f} to "
                    f"{summary['shrink_max']:.2f} to hold eps on the files as read: the release "
                    "carries that share of the method's amplitude, not all of what an in-memory "
-                   "run measures (README, 'Protecting a dataset')")
+                   "run measures (docs/protecting.md)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from uebench.contracts import registry, scaling, walk
 from uebench.contracts.core import Preset
 
 # Calibrated on 2 CPU cores so the CLEAN-trained unet and swinunetr reach a good DSC on
-# brats-mni (see README, "Presets"): 64^3 is the smallest volume SwinUNETR takes. 14
+# brats-mni (docs/concepts/presets.md): 64^3 is the smallest volume SwinUNETR takes. 14
 # training volumes (training cost), 16 test volumes (cheap: synthesis and inference) so
 # that a clean-trained victim's interval is narrower than the effects compared. The fit
 # rule's cap (protocol 3): VoxShield's surrogate, the slowest measured, reaches train DSC 0.9
