@@ -252,7 +252,11 @@ def op_profile(victim: str, preset_name: str, steps: int, seed: int = 0) -> dict
         if event.name in PHASES:
             continue
         table[phase or "backward"][op_kind(event.name)] += event.self_cpu_time_total / 1e6
+    backends = {name: sum(1 for e in prof.events() if e.name == name) // steps
+                for name in ("aten::slow_conv3d_forward", "aten::slow_conv_transpose3d",
+                             "aten::mkldnn_convolution")}
     return {"steps": steps, "wall_seconds_per_phase": {k: v / steps for k, v in wall.items()},
+            "convolution_backends_per_step": backends,
             "self_cpu_seconds_per_step": {p: {k: v / steps for k, v in kinds.items()}
                                           for p, kinds in table.items()}}
 
@@ -306,23 +310,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--allocator", choices=("default", "retain"), default="default")
     parser.add_argument("--op-steps", type=int, default=5)
+    parser.add_argument("--op-only", action="store_true", help="only the op profile")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: a temp)")
     parser.add_argument("--json", dest="json_out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     retained = allocator.retain_freed_memory() if args.allocator == "retain" else False
     params = {k: int(v) for k, v in (p.split("=", 1) for p in args.param)}
-    with tempfile.TemporaryDirectory() as tmp:
-        report = run_profile(args.method, args.victim, args.preset, args.dataset, args.seed,
-                             args.eps, params, args.out or Path(tmp))
+    report: dict[str, Any] = {}
+    if not args.op_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            report = run_profile(args.method, args.victim, args.preset, args.dataset,
+                                 args.seed, args.eps, params, args.out or Path(tmp))
     report.update(host=host(), threads=args.threads, allocator=args.allocator,
                   allocator_applied=retained)
-    print(table(report))
-    print(f"run: {report['wall_seconds']:.1f} s wall, {report['user_seconds']:.1f} s user, "
-          f"{report['sys_seconds']:.1f} s sys, {report['minor_faults'] / 1e6:.1f} M minor "
-          f"faults, peak RSS {report['peak_rss_mb']:.0f} MB; DSC clean "
-          f"{report['record']['clean_dsc']:.4f}, protected "
-          f"{report['record']['protected_dsc']:.4f}")
+    if not args.op_only:
+        print(table(report))
+        print(f"run: {report['wall_seconds']:.1f} s wall, {report['user_seconds']:.1f} s user, "
+              f"{report['sys_seconds']:.1f} s sys, {report['minor_faults'] / 1e6:.1f} M minor "
+              f"faults, peak RSS {report['peak_rss_mb']:.0f} MB; DSC clean "
+              f"{report['record']['clean_dsc']:.4f}, protected "
+              f"{report['record']['protected_dsc']:.4f}")
     if args.op_steps:
         ops = op_profile(args.victim, args.preset, args.op_steps)
         report["op_profile"] = ops
@@ -334,6 +342,8 @@ def main() -> None:
               + ", ".join(f"{k} {1e3 * v:.0f}"
                           for k, v in ops["wall_seconds_per_phase"].items()))
         print(tabulate(cells, ["phase", "op kind", "self CPU ms / step (>= 5)"]))
+        print("convolutions per step by backend: " + ", ".join(
+            f"{k} {v}" for k, v in ops["convolution_backends_per_step"].items()))
     print(f"host: {report['host']}, {args.threads} torch thread(s), allocator {args.allocator}")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
