@@ -7,6 +7,7 @@ import pytest
 from benchmarks.cost_ratios import section_allocator, section_batch, section_vmap
 
 
+@pytest.mark.slow  # two worker processes, each importing torch and MONAI
 def test_retaining_freed_memory_changes_no_loss():
     out = section_allocator(rounds=1, size=16, steps=2)
     assert out["losses_bitwise_equal"]
