@@ -46,7 +46,7 @@ def test_walk_runs_from_authors_to_uebench_one_field_at_a_time():
 
 def test_paper_runs_the_authors_recipe_and_other_presets_keep_their_keys():
     assert get_preset("paper").recipe == "authors"
-    assert "recipe" not in get_preset("quick").to_dict()  # protocol-3 victim keys stand
+    assert "recipe" not in get_preset("quick").to_dict()  # the default recipe adds no field
     assert get_preset("walk-authors").to_dict()["recipe"] == "authors"
 
 

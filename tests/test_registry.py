@@ -90,7 +90,7 @@ def test_builtin_modules_are_exactly_the_modules_that_register_plugins():
 BUILTIN_PRESETS = {
     "quick": {"name": "quick", "volume_size": 64, "n_cases": 33, "epochs": 10, "batch_size": 1,
               "lr": 2e-3, "weight_decay": 0.0, "victim_scale": "small", "split": (14, 3, 16),
-              "surrogate_updates": 1000},
+              "surrogate_updates": 1000, "test_dsc_every": 2},
     "canary": {"name": "canary", "volume_size": 32, "n_cases": 24, "epochs": 40,
                "batch_size": 2, "lr": 6e-3, "weight_decay": 0.0, "victim_scale": "small",
                "split": (10, 2, 12), "surrogate_updates": 1000},
