@@ -252,8 +252,9 @@ def test_scaling_command_writes_the_board_and_the_figure(tmp_path):
                                        "--figure", str(figure)])
     assert result.exit_code == 0, result.output
     board = (tmp_path / "out" / "scaling.md").read_text()
-    assert board.startswith("# uebench leaderboard: scaling\n\nProtocol 3, victims trained "
-                            "on CPU. The scale study")
+    assert board.startswith("# uebench leaderboard: scaling\n\n"
+                            f"Protocol {records.PROTOCOL_VERSION}, victims trained on CPU. "
+                            "The scale study")
     assert "minus_random_roi_95ci" in board and "canary-e100" in board
     assert "minus_clean_trained_95ci" in board and "p_below_clean_trained" in board
     assert (tmp_path / "out" / "scaling.csv").read_text().startswith("axis,value,preset,")

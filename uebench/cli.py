@@ -427,22 +427,31 @@ def scaling_command(records, out, figure):
     list presets`: canary and canary-*): per axis point, method (voxshield, em, random-roi) and
     budget, the protected-trained DSC, its paired difference to the matched random-roi and
     the clean-trained reference; --figure PATH draws that difference against each axis."""
-    from uebench.report.figures import palette, scaling_figure
+    from uebench.report.figures import scaling_figure
     from uebench.results.records import SURROGATE_MARK
     from uebench.results.scaling import render_scaling
 
+    _board_and_figure(render_scaling, scaling_figure, records, out, figure,
+                      "scale study: protected-trained DSC minus the matched random-roi "
+                      f"({SURROGATE_MARK} = a seed's surrogate stopped below fit_dsc)")
+
+
+def _board_and_figure(render, draw, records: Path, out: Path, figure: Path | None,
+                      title: str) -> None:
+    """Write a study's board with ``render(records, out)`` (a bad record or an empty study is
+    exit 2 with its one line), then, with ``figure``, ``draw`` its cells there."""
+    from uebench.report.figures import palette
+
     try:
-        written, cells = render_scaling(records, out)
-    except ValueError as error:  # RecordError, ScalingError, mixed protocols / devices
+        written, cells = render(records, out)
+    except ValueError as error:  # RecordError, an empty study, mixed protocols / devices
         raise InputError(str(error)) from None
     for path in written:
         click.echo(f"wrote {path}")
     if figure is not None:
         figure.parent.mkdir(parents=True, exist_ok=True)
         colours = palette(dict(zip(cells["method"], cells["role"])))
-        scaling_figure(cells, colours, figure.parent, figure.name,
-                       "scale study: protected-trained DSC minus the matched random-roi "
-                       f"({SURROGATE_MARK} = a seed's surrogate stopped below fit_dsc)")
+        draw(cells, colours, figure.parent, figure.name, title)
         click.echo(f"wrote {figure}")
 
 
@@ -459,21 +468,11 @@ def walk_command(records, out, figure):
     whose preset is a step of the walk (`uebench list presets`: walk-* and canary-e200): per
     step, method and budget, the protected-trained DSC and its paired difference to the
     matched random-roi and to the clean-trained victim; --figure PATH draws both."""
-    from uebench.report.figures import palette, walk_figure
+    from uebench.report.figures import walk_figure
     from uebench.results.walk_board import render_walk
 
-    try:
-        written, cells = render_walk(records, out)
-    except ValueError as error:  # RecordError, WalkError, mixed protocols / devices
-        raise InputError(str(error)) from None
-    for path in written:
-        click.echo(f"wrote {path}")
-    if figure is not None:
-        figure.parent.mkdir(parents=True, exist_ok=True)
-        colours = palette(dict(zip(cells["method"], cells["role"])))
-        walk_figure(cells, colours, figure.parent, figure.name,
-                    "recipe walk: the authors' recipe (left) to uebench's (right)")
-        click.echo(f"wrote {figure}")
+    _board_and_figure(render_walk, walk_figure, records, out, figure,
+                      "recipe walk: the authors' recipe (left) to uebench's (right)")
 
 
 @main.command("export-decathlon")
