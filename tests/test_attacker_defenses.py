@@ -154,6 +154,7 @@ def test_a_regrid_that_rounds_back_to_the_protection_cube_is_refused():
 @pytest.mark.slow
 @pytest.mark.parametrize("budget", [False, True])
 def test_renormalise_trains_the_attacker_on_the_reader_s_view(tmp_path, monkeypatch, budget):
+    import uebench.defenses.attacker as attacker_module
     import uebench.runner.pipeline as pipeline_module
     from uebench.runner.reader_view import reread, reread_within
 
@@ -171,8 +172,8 @@ def test_renormalise_trains_the_attacker_on_the_reader_s_view(tmp_path, monkeypa
         return read
 
     monkeypatch.setattr(pipeline_module, "train_segmenter", train_spy)
-    monkeypatch.setattr(pipeline_module, "reread", spy(reread))
-    monkeypatch.setattr(pipeline_module, "reread_within", spy(reread_within))
+    monkeypatch.setattr(attacker_module, "reread", spy(reread))  # the renormalise defense's
+    monkeypatch.setattr(attacker_module, "reread_within", spy(reread_within))
     defense = "renormalise:budget=True" if budget else "renormalise"
     record, _ = Pipeline(tmp_path / "run", device="cpu", progress=False).run(
         RunSpec(method="random-roi", victim="unet", dataset="spheres", preset="tiny",

@@ -267,35 +267,72 @@ class Defense:
       ``y [B, 1, D, H, W]`` (long) are the batch after the victim's own augmentation.
       ``start(seed)`` is called once before training and seeds the defense's own draws (it
       never touches the global random state the defense-free training uses).
+
+    The rest of the attacker's own pipeline (which cases it holds clean, how it reads a
+    release, its grid, its initial weights, how it picks an epoch) are hooks of any defense,
+    of either kind. The runner calls each hook on every defense of the run, in the chain's
+    order (``uebench.runner.defense_chain.DefenseChain``), and each does nothing by default,
+    so a defense implements only its own: an attacker capability is one defense file, and the
+    runner knows no defense by name. Apart from ``check``, the hooks serve only the victim
+    trained on the protected data under a defense (the clean-trained reference never sees
+    them). ``setup`` is a ``defense_chain.DefenseSetup`` (the resolved dataset and its spec
+    name, preset, victim); ``ctx`` a ``defense_chain.DefenseContext``, the setup plus that
+    victim's training (seed, epsilon, clean val split, stage cache, callbacks, ``record``:
+    what the defense adds to the record's training entry). In the order a run calls them:
+
+    - ``check(setup)``: refuse a run the defense cannot model (a ValueError of one line),
+      before any work;
+    - ``clean_cases(case_ids, seed)``: the training cases the attacker holds clean copies of;
+    - ``grid(setup)``: the grid the attacker trains and predicts at;
+    - ``read(released, case, ctx)``: a training (and protected val) volume as the attacker
+      reads it, before the data defenses transform it;
+    - ``initial_weights(model, ctx)``: the weights the victim starts from;
+    - ``validation(ctx)``: the score that picks the victim's epoch (early stopping).
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     kind: ClassVar[str] = "data"  # "data" | "training"
-    # a training-time defense that keeps the victim's weights of its best epoch on the clean
-    # validation split (the pipeline then validates after every epoch)
-    early_stopping: ClassVar[bool] = False
-    # a training-time defense that starts the victim from weights trained on a disjoint clean
-    # cohort of the dataset (generated with this data seed), then fine-tunes: None = no
-    pretrain_cohort: int | None = None
-    # a data defense for an attacker who works at another grid: training cases resampled by
-    # this factor per axis, test images too for the prediction (scored back at their grid)
-    grid_factor: float | None = None
-    # a data defense for an attacker who reads each training volume from its file: the pipeline
-    # gives it the reader's view first (``uebench.runner.reader_view.reread``)
-    reads_files: ClassVar[bool] = False
     # inclusive (low, high) of each numeric parameter (None: unbounded on that side), checked
     # with the types (``uebench.contracts.params``); a subclass extends its base's:
     # ``param_ranges = {**Base.param_ranges, "steps": (1, None)}``
     param_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
-    # with ``reads_files``: the release's writer held eps on the re-read file, so the delta is
-    # shrunk until the reader's view is within eps (``reader_view.reread_within``)
-    reread_within_eps: bool = False
+
+    def check(self, setup: Any) -> None:
+        """Raise a ValueError of one line when the run ``setup`` describes is one this
+        defense cannot model (``resolve`` calls it before anything is computed)."""
 
     def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
         """Training cases the attacker holds clean (unprotected) copies of: none by default; a
         data defense modelling partial protection names a seeded share of them."""
         return set()
+
+    def grid(self, setup: Any) -> tuple[float, int] | None:
+        """The grid the attacker works at, ``(factor, multiple)``: every training (and val)
+        copy is resampled after the data defenses, and every test image for the prediction
+        (scored back at its own grid), to each edge times ``factor`` rounded to a multiple of
+        ``multiple`` (``uebench.runner.evaluation.regrid_shape``); None (the default): the
+        grid the data was protected at. The first defense that gives one sets it."""
+        return None
+
+    def read(self, released: np.ndarray, case: Case, ctx: Any) -> np.ndarray:
+        """The training volume ``released`` (``case.image`` with its stored delta, or the
+        clean image for a case held clean) as the attacker reads it from the release, before
+        the data defenses; ``case`` is the clean case. Unchanged by default."""
+        return released
+
+    def initial_weights(self, model: nn.Module, ctx: Any) -> dict[str, torch.Tensor] | None:
+        """The state dict the victim ``model`` starts from instead of its seeded
+        initialisation; None (the default): its own. The first defense that gives one sets
+        it."""
+        return None
+
+    def validation(self, ctx: Any) -> Callable[[nn.Module], float] | None:
+        """A score of the victim after each epoch (higher is better): the victim ends with
+        the weights of its best epoch (``uebench.runner.training.train_segmenter``'s
+        ``validate``); None (the default): the last epoch's. The first defense that gives one
+        sets it."""
+        return None
 
     def apply(
         self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator

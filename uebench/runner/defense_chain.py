@@ -7,21 +7,27 @@ run's ``RunSpec.defense`` and so part of its cache keys: data defenses first, th
 training-time ones, each group in the order given; parameters sorted, in their declared type's
 form, and dropped where they equal the default, so ``gaussian`` and ``gaussian:sigma=1.0`` are
 one run (and every parameterless spec reads as it always did). ``none`` is no defense.
-``DefenseChain`` builds and applies a canonical spec; ``TrainingDefense`` is the base of the
+``DefenseChain`` builds and applies a canonical spec, and calls the attacker hooks of
+``uebench.contracts.core.Defense`` on each of its defenses in that order; ``DefenseSetup`` and
+``DefenseContext`` are what those hooks see. ``TrainingDefense`` is the base of the
 training-time defenses (their seeding).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from uebench.contracts import params, registry
-from uebench.contracts.core import BatchLoss, Defense
+from uebench.contracts.core import BatchLoss, Case, Dataset, Defense, Preset, Victim
+
+if TYPE_CHECKING:
+    from uebench.runner.store import StageCache
 
 NONE = "none"
 SEPARATOR = "+"
@@ -154,7 +160,10 @@ class DefenseChain:
     """A run's defenses, from a canonical string: ``apply`` runs the data defenses in order
     on one volume; ``hook`` (None without training-time defenses) is the ``batch_loss`` of the
     training-time ones, the first outermost (it sees the batch first and its ``loss_fn`` is
-    the next one's ``batch_loss``, the last one's is the victim's DiceCE)."""
+    the next one's ``batch_loss``, the last one's is the victim's DiceCE). ``check``,
+    ``clean_cases``, ``grid``, ``read``, ``initial_weights`` and ``validation`` call that hook
+    of ``Defense`` on every defense (``defenses``), in order; the runner calls these, and no
+    defense by name."""
 
     def __init__(self, spec: str = NONE) -> None:
         canonical = canonical_defense(spec)
@@ -194,36 +203,87 @@ class DefenseChain:
     def hook(self):
         return self.batch_loss if self.training else None
 
+    @property
+    def defenses(self) -> list[Defense]:
+        """Every defense of the chain in the canonical order (data, then training-time)."""
+        return self.data + self.training
+
+    def check(self, setup: DefenseSetup) -> None:
+        """Each defense checks itself against the run (``Defense.check``)."""
+        for defense in self.defenses:
+            defense.check(setup)
+
     def clean_cases(self, case_ids: list[str], seed: int) -> set[str]:
-        """The training cases any data defense keeps clean (``Defense.clean_cases``)."""
-        return set().union(*(d.clean_cases(case_ids, seed) for d in self.data))
+        """The training cases any defense keeps clean (``Defense.clean_cases``)."""
+        return set().union(*(d.clean_cases(case_ids, seed) for d in self.defenses))
 
-    @property
-    def grid_factor(self) -> float | None:
-        """The factor a data defense regrids the attacker's data by (``Defense.grid_factor``)."""
-        factors = [d.grid_factor for d in self.data if d.grid_factor is not None]
-        return factors[0] if factors else None
+    def grid(self, setup: DefenseSetup) -> tuple[float, int] | None:
+        """The attacker's grid: the first a defense gives (``Defense.grid``), or None."""
+        return _first(d.grid(setup) for d in self.defenses)
 
-    @property
-    def reads_files(self) -> bool:
-        """Whether a data defense models an attacker reading the release from its files."""
-        return any(d.reads_files for d in self.data)
+    def read(self, released: np.ndarray, case: Case, ctx: DefenseContext) -> np.ndarray:
+        """A training volume as the attacker reads it: each defense's ``Defense.read`` in
+        order, each on the one before's view."""
+        for defense in self.defenses:
+            released = defense.read(released, case, ctx)
+        return released
 
-    @property
-    def reread_within_eps(self) -> bool:
-        """Whether that reader's view is shrunk to eps, as ``uebench protect``'s writer does."""
-        return any(d.reads_files and d.reread_within_eps for d in self.data)
+    def initial_weights(self, model: nn.Module,
+                        ctx: DefenseContext) -> dict[str, torch.Tensor] | None:
+        """The victim's starting weights: the first a defense gives
+        (``Defense.initial_weights``), or None."""
+        return _first(d.initial_weights(model, ctx) for d in self.defenses)
 
-    @property
-    def pretrain_cohort(self) -> int | None:
-        """The data seed of the clean cohort a training-time defense pretrains the victim on."""
-        cohorts = [d.pretrain_cohort for d in self.training if d.pretrain_cohort is not None]
-        return cohorts[0] if cohorts else None
+    def validation(self, ctx: DefenseContext) -> Callable[[nn.Module], float] | None:
+        """The epoch score: the first a defense gives (``Defense.validation``), or None."""
+        return _first(d.validation(ctx) for d in self.defenses)
 
     @property
     def early_stopping(self) -> bool:
-        """Whether a training-time defense keeps the best epoch on the validation split."""
-        return any(d.early_stopping for d in self.training)
+        """Whether a defense of the chain picks the victim's epoch (implements
+        ``Defense.validation``)."""
+        return any(type(d).validation is not Defense.validation for d in self.defenses)
+
+
+def _first(values: Iterable[Any]) -> Any:
+    """The first of ``values`` that is not None (None when all are)."""
+    return next((value for value in values if value is not None), None)
+
+
+@dataclass
+class DefenseSetup:
+    """The run as a defense checks itself against it (``Defense.check``) and places its grid
+    (``Defense.grid``): the resolved dataset (``dataset_name``: as the spec names it, for
+    messages), preset and victim."""
+
+    dataset: Dataset
+    dataset_name: str
+    preset: Preset
+    victim: Victim
+
+
+@dataclass
+class DefenseContext(DefenseSetup):
+    """One victim's training under the run's defenses, as the hooks of ``Defense`` see it:
+    the setup, the run's ``seed`` and ``epsilon``, the clean ``val`` split (the attacker's own
+    labelled cases), the run's stage ``cache`` (a defense that computes something expensive
+    caches it there under a kind of its own and a key from ``cohort_key`` or ``stable_hash``),
+    and callbacks into the runner: ``evaluate(model, cases)`` (the record's metrics,
+    ``uebench.runner.evaluation.evaluate``, at the attacker's grid), ``cohort_key(data_seed)``
+    (the content key of the clean victim on the dataset's cohort of that data seed, as the
+    stage cache keys victims) and ``train_on_cohort(data_seed)`` (a victim from the run
+    seed's initial weights trained by the preset's schedule on that cohort's clean training
+    split; only generated datasets have other cohorts). ``record``: entries a defense adds
+    to the victim's training record (its JSON values)."""
+
+    seed: int
+    epsilon: float
+    val: list[Case]
+    cache: StageCache
+    evaluate: Callable[[nn.Module, list[Case]], dict[str, Any]]
+    cohort_key: Callable[[int], str]
+    train_on_cohort: Callable[[int], nn.Module]
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 def defense_origins(spec: str) -> dict[str, dict[str, Any]]:

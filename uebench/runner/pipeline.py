@@ -5,6 +5,14 @@ split -> JSON record (assembled by ``uebench.results.records``).
 Every stage's output is cached under a content-addressed key (see ``StageCache``), so a re-run
 or a resume after a crash redoes nothing that finished; the clean-trained reference victim for
 (dataset, victim, preset, seed) is trained once and reused by every method.
+
+The defenses act only through the hooks of ``uebench.contracts.core.Defense``, which
+``DefenseChain`` calls on each defense of the run: ``check`` in ``resolve``; then, for the
+victim trained on the protected data under a defense, ``clean_cases`` (the cases the attacker
+holds clean), ``read`` (each training volume as the attacker reads it), ``apply`` (the data
+defenses), ``grid`` (the attacker's grid, for training and for the prediction),
+``initial_weights``, ``validation`` (the epoch's pick) and ``batch_loss`` (the training-time
+defenses), with a ``DefenseContext`` of that training. The runner names no defense.
 """
 
 from __future__ import annotations
@@ -22,17 +30,21 @@ from tqdm.auto import tqdm
 from uebench.contracts import registry
 from uebench.contracts.budget import Budget, check_epsilon
 from uebench.contracts.core import Case, Dataset, Method, Preset, RunContext
-from uebench.contracts.folders import NiftiFolder
 from uebench.contracts.presets import get_preset
 from uebench.results import records
 from uebench.runner import calibration
 from uebench.runner.data import Split, fingerprint, load_cases, preset_split, resolve_dataset
-from uebench.runner.defense_chain import NONE, DefenseChain, defense_origins
+from uebench.runner.defense_chain import (
+    NONE,
+    DefenseChain,
+    DefenseContext,
+    DefenseSetup,
+    defense_origins,
+)
 from uebench.runner.environment import environment
 from uebench.runner.evaluation import evaluate, regrid_shape, resample
 from uebench.runner.fidelity import fidelity, mean_fidelity
 from uebench.runner.monitoring import clean_test_dsc, val_loss
-from uebench.runner.reader_view import reread, reread_within, zscored_channels
 from uebench.runner.released import RELEASED, ReleasedFolder
 from uebench.runner.stages import STAGES, protection_key, victim_key
 from uebench.runner.store import StageCache, default_cache_root, stable_hash, write_json
@@ -80,30 +92,9 @@ def resolve(spec: RunSpec) -> Resolved:
     victim.check_size(preset.volume_size)
     if preset.native:
         _check_native(spec, dataset, method_cls)
-    if defense.pretrain_cohort is not None and isinstance(dataset, NiftiFolder):
-        raise ValueError(f"defense 'pretrained' needs a generated dataset (another cohort of "
-                         f"subjects); {spec.dataset!r} is a local folder")
-    if defense.grid_factor is not None and not preset.native:
-        _check_regrid(defense.grid_factor, preset.volume_size, victim.size_multiple)
-    if defense.early_stopping and preset.victim_recipe.protects_val:
-        raise ValueError(f"defense 'early-stop' selects the victim's epoch on a clean val "
-                         f"split; preset {spec.preset!r}'s recipe {preset.recipe!r} selects it "
-                         "by the loss on the protected val split: use one selection rule")
-    if defense.reads_files and not any(zscored_channels(dataset.modalities, 1)):
-        raise ValueError(f"defense 'renormalise' models a reader that z-scores each channel; "
-                         f"{spec.dataset!r} is CT (a fixed HU window), which it reads as it is")
+    defense.check(DefenseSetup(dataset, spec.dataset, preset, victim))  # each its own rules
     method = method_cls(spec.epsilon, preset, **spec.method_params)  # checked by Method
     return Resolved(dataset, preset, method, victim, defense)
-
-
-def _check_regrid(factor: float, edge: int, multiple: int) -> None:
-    """On a cube the regridded edge is rounded to the victim's size multiple; a factor that
-    rounds back to the protection grid would train the attacker on it, so it is refused."""
-    (regridded,) = regrid_shape((edge,), factor, multiple)
-    if regridded == edge:
-        raise ValueError(f"defense 'regrid:factor={factor}' leaves the {edge}^3 cube as it is "
-                         f"(the victim's edges are multiples of {multiple}: {edge} x {factor} "
-                         f"rounds to {regridded}); choose a factor that moves the grid")
 
 
 def _check_native(spec: RunSpec, dataset: Dataset, method_cls: type[Method]) -> None:
@@ -257,31 +248,23 @@ class Pipeline:
             return {**cached, "from_cache": True}
         defense_rng = np.random.default_rng([spec.seed, 1])
         under_defense = training_set["defense"] is not None
+        setup = DefenseSetup(r.dataset, spec.dataset, r.preset, r.victim)
         kept_clean = (r.defense.clean_cases([c.id for c in split.train], spec.seed)
                       if under_defense else set())
-        factor = r.defense.grid_factor if under_defense else None
-        reread_channels = (zscored_channels(r.dataset.modalities, len(split.train[0].image))
-                           if under_defense and r.defense.reads_files else None)
-        # (factor, the edge multiple the victim needs on a cube; any shape on the native grid)
-        grid = None if factor is None else (factor,
-                                            1 if r.preset.native else r.victim.size_multiple)
-        shrinks: list[float] = []  # the writer's shrink per z-scored channel, when modelled
+        grid = r.defense.grid(setup) if under_defense else None  # None: the protection grid
+        ctx = self._defense_context(setup, spec, split, grid, model, in_channels)
 
         def attacker_copies(cases: list[Case]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-            """The cases as the attacker trains on them (released, read, defended, regridded)."""
+            """The cases as the attacker trains on them (released, read, defended, on the
+            attacker's grid)."""
             images, labels = [], []
             for case in cases:
                 image = case.image
                 if training_set["protection"] is not None and case.id not in kept_clean:
                     image = budget.release(image, protection["deltas"][case.id], case.id)
                 label = case.label
-                if reread_channels is not None and r.defense.reread_within_eps:
-                    image, factors = reread_within(image, case.image, reread_channels,
-                                                   spec.epsilon)  # and the writer's shrink
-                    shrinks.extend(f for f, z in zip(factors, reread_channels) if z)
-                elif reread_channels is not None:  # the attacker reads the file
-                    image = reread(image, case.image, reread_channels)
-                if under_defense:  # the data defenses, in order
+                if under_defense:  # the attacker reads the release, then the data defenses
+                    image = r.defense.read(image, case, ctx)
                     image, label = r.defense.apply(image, label, defense_rng)
                 if grid is not None:  # the attacker's own grid
                     shape = regrid_shape(label.shape, *grid)
@@ -312,15 +295,10 @@ class Pipeline:
             r.defense.start(spec.seed)
         if not r.preset.native:  # whole volumes of one shape
             images, labels = np.stack(images), np.stack(labels)
-        cohort = r.defense.pretrain_cohort if under_defense else None
-        if cohort is not None:  # start from weights trained on a disjoint clean cohort
-            model.load_state_dict(self._pretrained(r, spec, cohort, in_channels))
-        validate = None
-        if under_defense and r.defense.early_stopping:  # the attacker's clean validation split
-            def validate(m):
-                score = evaluate(m, split.val, r.dataset, r.preset, self.device,
-                                 grid)["dsc_fg_mean"]
-                return -1.0 if score is None else score
+        weights = r.defense.initial_weights(model, ctx) if under_defense else None
+        if weights is not None:  # the attacker's own start
+            model.load_state_dict(weights)
+        validate = r.defense.validation(ctx) if under_defense else None  # the epoch's pick
         training = train_segmenter(model, images, labels, r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
                                    progress=self.progress, batch_loss=hook, validate=validate,
@@ -340,40 +318,43 @@ class Pipeline:
                 evaluation = at_rule
         if kept_clean and training_set["protection"] is not None:
             training["kept_clean"] = sorted(kept_clean)  # the record names them
-        if cohort is not None:
-            training["pretrained_on_cohort"] = cohort
-        if shrinks:
-            training["reread_shrink"] = [min(shrinks), max(shrinks)]
+        training.update(ctx.record)  # what the defenses add
         result = {"training": training, "evaluation": evaluation, "training_set": training_set,
                   "wall_seconds": time.perf_counter() - started}
         self.cache.put_json("victim", key, result)
         return result
 
 
-    def _pretrained(self, r: Resolved, spec: RunSpec, cohort: int,
-                    in_channels: int) -> dict[str, torch.Tensor]:
-        """The victim's weights after the preset's schedule on the clean training split of the
-        dataset's cohort ``cohort`` (another data seed: other subjects), from the run seed's
-        initial weights; cached like any stage. Only generated datasets have other cohorts
-        (``resolve`` refuses a folder)."""
-        seed_everything(spec.seed)
-        model = r.victim.build(in_channels, r.dataset.n_classes, r.preset)
-        cohort_fp = fingerprint(r.dataset, r.preset, cohort)
-        key = victim_key(cohort_fp, spec.victim, model, r.preset, spec.seed,
-                         {"protection": None, "defense": None})
-        stored = self.cache.get_arrays("pretrained", key)
-        if stored is None:
-            train = preset_split(load_cases(r.dataset, r.preset, self.data_cache, cohort),
-                                 r.preset).train
+    def _defense_context(self, setup: DefenseSetup, spec: RunSpec, split: Split,
+                         grid: tuple[float, int] | None, model: torch.nn.Module,
+                         in_channels: int) -> DefenseContext:
+        """What the defenses' hooks see of the training of ``model`` (``DefenseContext``)."""
+        dataset, preset = setup.dataset, setup.preset
+
+        def cohort_key(cohort: int) -> str:  # the clean victim's key on that cohort
+            return victim_key(fingerprint(dataset, preset, cohort), spec.victim, model, preset,
+                              spec.seed, {"protection": None, "defense": None})
+
+        def train_on_cohort(cohort: int) -> torch.nn.Module:
+            seed_everything(spec.seed)  # the run seed's initial weights
+            trained = setup.victim.build(in_channels, dataset.n_classes, preset)
+            train = preset_split(load_cases(dataset, preset, self.data_cache, cohort),
+                                 preset).train
             images, labels = [c.image for c in train], [c.label for c in train]
-            if not r.preset.native:
+            if not preset.native:
                 images, labels = np.stack(images), np.stack(labels)
-            train_segmenter(model, images, labels, r.preset, spec.seed, self.device,
+            train_segmenter(trained, images, labels, preset, spec.seed, self.device,
                             desc=f"{spec.victim} (pretraining, cohort {cohort})",
                             progress=self.progress)
-            stored = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-            self.cache.put_arrays("pretrained", key, stored)
-        return {k: torch.from_numpy(np.asarray(v)) for k, v in stored.items()}
+            return trained
+
+        def evaluate_at_grid(m: torch.nn.Module, cases: list[Case]) -> dict[str, Any]:
+            return evaluate(m, cases, dataset, preset, self.device, grid)
+
+        return DefenseContext(dataset, setup.dataset_name, preset, setup.victim,
+                              seed=spec.seed, epsilon=spec.epsilon, val=split.val,
+                              cache=self.cache, evaluate=evaluate_at_grid,
+                              cohort_key=cohort_key, train_on_cohort=train_on_cohort)
 
 
 def _protected(split: Split, preset: Preset) -> list[Case]:

@@ -8,11 +8,11 @@ in-memory path applies the delta after normalisation and never re-normalises, so
 shifts or widens a channel's intensities (em widens the spread over the brain by 11-34 %,
 ``benchmarks/release_delta_agreement.py``) reaches the in-memory victim whole but the reader
 divides that part back out. ``reread`` gives the in-memory volume the reader's view; the
-``renormalise`` defense (``defenses/attacker.py``) trains the victim on it. ``reread_within``
-adds the other step between a method's delta and a release: ``uebench protect``'s writer shrinks
-each channel's delta until the re-normalised file lies within eps of the re-normalised clean
-file (``uebench.custodian.budget_fit``); here without the writer's integer rounding, so that a
-run isolates the shrink (``renormalise:budget=true``).
+``renormalise`` defense (``defenses/attacker.py``, its ``Defense.read`` hook) trains the victim
+on it. ``reread_within`` adds the other step between a method's delta and a release: the
+writer of ``uebench protect`` shrinks each channel's delta until the re-normalised file lies
+within eps of the re-normalised clean file (``uebench.custodian.budget_fit``); here without
+the writer's integer rounding, so that a run isolates the shrink (``renormalise:budget=true``).
 """
 
 from __future__ import annotations
