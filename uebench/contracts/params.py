@@ -311,3 +311,17 @@ def format_value(value: Any) -> str:
         bare = _BARE_WORD.match(value) and value not in ("True", "False", "None")
         return value if bare and parse_value(value) == value else repr(value)
     return repr(value)
+
+
+def canonical_spelling(cls: type, values: Mapping[str, Any]) -> str:
+    """A plugin spec as the cache keys and boards spell it: the class's ``name``, then
+    ``:`` and the ``__init__`` parameters that differ from their defaults, sorted and in their
+    declared type's form (``gaussian:sigma=1.5``, ``unet:act=relu``); the name alone when none
+    differs."""
+    schema = from_signature(cls, ranges=getattr(cls, "param_ranges", None))
+    changed = {name: value for name, value in sorted(values.items())
+               if value != normalise(schema[name].default, schema[name].type)}
+    if not changed:
+        return cls.name
+    return cls.name + ":" + ",".join(f"{name}={format_value(value)}"
+                                     for name, value in changed.items())

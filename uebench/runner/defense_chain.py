@@ -80,13 +80,7 @@ def parse_defense(part: str) -> tuple[type[Defense], dict[str, Any]]:
 def defense_spec(cls: type[Defense], values: dict[str, Any]) -> str:
     """The canonical spelling of one defense: its name, then the parameters that differ from
     their defaults, sorted (``gaussian:sigma=1.5``)."""
-    schema = params.from_signature(cls, ranges=cls.param_ranges)
-    changed = {name: value for name, value in sorted(values.items())
-               if value != params.normalise(schema[name].default, schema[name].type)}
-    if not changed:
-        return cls.name
-    return cls.name + PARAMETERS + ",".join(f"{name}={params.format_value(value)}"
-                                            for name, value in changed.items())
+    return params.canonical_spelling(cls, values)
 
 
 def canonical_defense(defenses: str | Iterable[str]) -> str:

@@ -37,14 +37,7 @@ def parse_victim(spec: str) -> tuple[type[Victim], dict[str, Any]]:
 def canonical_victim(spec: str) -> str:
     """The canonical spelling of a victim spec: its name, then the parameters that differ from
     their defaults, sorted (``unet:act=relu``)."""
-    cls, values = parse_victim(spec)
-    schema = params.from_signature(cls, ranges=cls.param_ranges)
-    changed = {name: value for name, value in sorted(values.items())
-               if value != params.normalise(schema[name].default, schema[name].type)}
-    if not changed:
-        return cls.name
-    return cls.name + PARAMETERS + ",".join(f"{name}={params.format_value(value)}"
-                                            for name, value in changed.items())
+    return params.canonical_spelling(*parse_victim(spec))
 
 
 def build_victim(spec: str) -> Victim:
