@@ -4,8 +4,8 @@ committed as the baseline (``benchmarks/canary/baseline/``), re-run and compared
 
 The grid: ``clean``, ``random-roi``, ``voxshield`` and ``em`` on ``unet`` at 32/255 (where
 voxshield and em protect; protocol 4 on an AMD EPYC, as at protocol 3: clean-trained DSC 0.759
--> voxshield 0.054, em 0.495, random-roi 0.727; sweep 89.6 s wall alone at protocol 3, 690 s
-when rebased beside a sweep and two test suites), seed 0, on brats-mni
+-> voxshield 0.054, em 0.495, random-roi 0.727; sweep 89.6 s wall alone at protocol 3, 208 s
+when the protocol-4 baseline was made beside a one-worker training sweep), seed 0, on brats-mni
 under the ``canary`` preset (32^3, 40 epochs; the clean-trained victim clears the reference
 bar). Two worker processes with one torch thread each: one thread per process makes every
 stage bit-for-bit reproducible on a CPU whatever the machine's core count, and is the fastest
