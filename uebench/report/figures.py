@@ -420,7 +420,7 @@ def walk_figure(cells: pd.DataFrame, colours: Palette, out: Path, name: str, tit
     row) and to the clean-trained victim (bottom row), DSC, at each step of the walk, with
     its 95 % interval where one exists, one column per budget; from
     ``uebench.results.walk_board.walk_cells``. A text panel when no protection was measured."""
-    protections = cells[cells["role"] != MATCHED_CONTROL]
+    protections = cells[~cells["role"].isin([MATCHED_CONTROL, REFERENCE])]
     if protections.empty:
         return text_panel(out, name, "no protection measured on the recipe walk yet")
     budgets = (protections[["budget", "budget_label"]].drop_duplicates()
