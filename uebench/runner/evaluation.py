@@ -203,16 +203,15 @@ def dice_scores(prediction: np.ndarray, reference: np.ndarray, groups: list[tupl
 
 
 def dsc_only(model: nn.Module, cases: list[Case], dataset: Dataset, preset: Preset,
-             device: torch.device) -> dict[str, Any]:
+             device: torch.device, grid: tuple[float, int] | None = None) -> dict[str, Any]:
     """``evaluate``'s DSC alone (per class and region, the foreground mean, the regions'
     mean), the same values at a fraction of its cost: what a curve of the clean test DSC over
-    epochs needs. The cases at their own grid (a ``grid`` of ``evaluate``: ``dice_scores`` of
-    that prediction)."""
+    epochs needs. ``grid`` as in ``evaluate`` (``predict_case``)."""
     classes = [(k,) for k in range(1, dataset.n_classes)]
     region_names = list(dataset.regions)
     groups = classes + [dataset.regions[r] for r in region_names]
-    rows = np.array([dice_scores(predict(model, case.image, preset, device), case.label, groups)
-                     for case in cases])
+    rows = np.array([dice_scores(predict_case(model, case, preset, device, grid), case.label,
+                                 groups) for case in cases])
     n = len(classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

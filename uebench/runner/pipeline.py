@@ -43,9 +43,9 @@ from uebench.runner.defense_chain import (
     defense_origins,
 )
 from uebench.runner.environment import environment
-from uebench.runner.evaluation import evaluate, regrid_shape, resample
+from uebench.runner.evaluation import dsc_only, evaluate, regrid_shape, resample
 from uebench.runner.fidelity import fidelity, mean_fidelity
-from uebench.runner.monitoring import clean_test_dsc, val_loss
+from uebench.runner.monitoring import val_loss
 from uebench.runner.released import RELEASED, ReleasedFolder
 from uebench.runner.stages import STAGES, protection_key, victim_key
 from uebench.runner.store import StageCache, default_cache_root, stable_hash, write_json
@@ -288,7 +288,7 @@ class Pipeline:
                 return val_loss(m, val_images, val_labels, window, self.device)
 
         def monitor(m):
-            return clean_test_dsc(m, split.test, r.dataset, r.preset, self.device, grid)
+            return dsc_only(m, split.test, r.dataset, r.preset, self.device, grid)["dsc_fg_mean"]
 
         started = time.perf_counter()
         role = "clean" if training_set == {"protection": None, "defense": None} else "protected"
