@@ -80,10 +80,14 @@ scaling: $(BIN)/.installed
 
 # The recipe walk (issue 31; leaderboards/recipe): canary-e200 under each recipe from the
 # authors' (walk-authors) to uebench's (canary-e200), then VoxShield's ablation at canary; hours
-# on 2 CPU cores, resumable from the committed records; then the board and its figure.
+# on 2 CPU cores, resumable from the committed records; then the boards and their figures.
 WALK := $(BIN)/uebench sweep --quiet --out runs/recipe --workers 2 --victim unet \
 	--seed 0 --seed 1 --seed 2
 WALK_METHODS := --method clean --method random-roi --method em --method voxshield
+ABLATION := $(BIN)/uebench sweep --quiet --out runs/recipe-ablation --workers 2 --victim unet \
+	--seed 0 --seed 1 --seed 2 --method clean --method random-roi --method voxshield \
+	--method voxshield:lambda_z=0 --method voxshield:lambda_l=0 \
+	--method voxshield:lambda_z=0,lambda_l=0 --method voxshield:lambda_z_area_scaled=true
 walk: $(BIN)/.installed
 	mkdir -p runs/recipe/records
 	cp -n leaderboards/recipe/records/*.json runs/recipe/records/ 2>/dev/null || true
@@ -93,6 +97,12 @@ walk: $(BIN)/.installed
 	$(WALK) $(WALK_METHODS) --eps 32/255 --eps 8/255 --preset walk-authors --preset canary-e200
 	$(BIN)/uebench walk runs/recipe/records --out leaderboards/recipe \
 		--figure leaderboards/recipe/walk.png
+	mkdir -p runs/recipe-ablation/records
+	cp -n leaderboards/recipe/ablation/records/*.json runs/recipe-ablation/records/ \
+		2>/dev/null || true
+	$(ABLATION) --eps 4/255 --eps 32/255 --preset canary
+	$(BIN)/uebench ablation runs/recipe-ablation/records --out leaderboards/recipe/ablation \
+		--figure leaderboards/recipe/ablation/saturation.png
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check uebench methods victims datasets defenses tests benchmarks docs

@@ -475,6 +475,40 @@ def walk_command(records, out, figure):
                       "recipe walk: the authors' recipe (left) to uebench's (right)")
 
 
+@main.command("ablation")
+@click.argument("records", type=click.Path(file_okay=False, path_type=Path),
+                default=Path("leaderboards/recipe/ablation/records"))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("leaderboards/recipe/ablation"), show_default=True,
+              help="Where ablation.md, saturation.md and their CSVs are written.")
+@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw the generator's saturation per epoch (PNG).")
+def ablation_command(records, out, figure):
+    """Render VoxShield's ablation board (ablation.md: each variant's protected-trained DSC
+    and its paired difference to random-roi and to the clean-trained victim, at one preset)
+    and the saturation table (saturation.md: how fast each variant's delta reaches the bound
+    and when its signs freeze) from the run records in RECORDS; --figure PATH draws the
+    per-epoch saturation."""
+    from uebench.report.figures import palette, saturation_figure
+    from uebench.results import records as rec
+    from uebench.results.ablation_board import METHOD, render_ablation
+
+    try:
+        written, _ = render_ablation(records, out)
+    except ValueError as error:  # RecordError, no VoxShield record, several presets
+        raise InputError(str(error)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    if figure is not None:
+        runs = [r for r in rec.load_records(records) if r["spec"]["method"] == METHOD]
+        colours = palette({rec.method_label(r): rec.role(r) for r in runs})
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        saturation_figure(runs, colours, figure.parent, figure.name,
+                          "VoxShield's generator per epoch: saturation, sign flips and "
+                          "the surrogate's fit (one line per seed)")
+        click.echo(f"wrote {figure}")
+
+
 @main.command("export-decathlon")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--dataset", default="brats-mni", show_default=True, help="Dataset to export.")

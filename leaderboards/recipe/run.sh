@@ -8,8 +8,8 @@
 #   first logged and VoxShield's 32/255 effect is known), 4/255 and 32/255, voxshield with
 #   lambda_z = 0, lambda_l = 0, both, and lambda_z scaled by slice area, beside the default,
 #   random-roi and clean (records in ablation/records/).
-# The headline cells first. Resumable: stages cached, recorded runs skipped; each step's
-# records committed as they land.
+# The headline cells first: the walk's two ends before its middle steps. Resumable: stages
+# cached, recorded runs skipped; each step's records committed as they land.
 source "$(dirname "$0")/sweep-and-commit.sh"
 M="--method clean --method random-roi --method em --method voxshield"
 S="--seed 0 --seed 1 --seed 2"
