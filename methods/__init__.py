@@ -3,6 +3,8 @@
 # One module per line: add yours on a line of its own.
 BUILTIN_MODULES = (
     "controls",
+    "random_signs_roi",
+    "random_signs_classwise",
     "voxshield",
     "em",
     "tap",

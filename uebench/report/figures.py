@@ -34,6 +34,9 @@ CONTROL_STYLES = {
 }
 """How controls are drawn, by role: random grey and dashed, the matched random-roi black and
 dotted, both with hollow markers."""
+CONTROL_MARKERS = "sv^PX"
+"""The hollow markers of the grey dashed controls (role ``control``: random and the
+energy-matched ones), one each in label order, so that each can be told apart."""
 DPI = 110
 
 
@@ -71,6 +74,9 @@ def palette(roles: dict[str, str]) -> Palette:
                          for i, label in enumerate(others)})
     for label in set(roles) - set(others):
         found.styles[label] = dict(CONTROL_STYLES[roles[label]])
+    grey = sorted(label for label, role in roles.items() if role == CONTROL)
+    for i, label in enumerate(grey):
+        found.styles[label]["marker"] = CONTROL_MARKERS[i % len(CONTROL_MARKERS)]
     return found
 
 
