@@ -25,12 +25,13 @@ def test_a_run_reads_its_cell_its_control_and_the_verdict(tmp_path):
     assert "strong on unet at 16/255 (spheres, preset tiny, defense none)" in lines[0]
     assert "over 3 seed(s)" in lines[0]
     assert lines[1].startswith("  matched random-roi: 0.88")
-    assert "p = " in lines[1]
+    assert "p = " in lines[1] and ", q = " in lines[1]
     assert lines[2] == ("  separates from random-roi: yes, below it (one-sided paired test, "
-                        "p < 0.05)")
+                        "Benjamini-Hochberg over the curves board's 8 tests, q < 0.05)")
     assert lines[3].startswith("  strong's curve there: 4/255 0.8")
     weak = board_context(record("weak", 4 / 255, 0, [0.9] * 16, [0.9] * 16), folder)
-    assert weak[2] == "  separates from random-roi: no (one-sided paired test, p >= 0.05)"
+    assert weak[2] == ("  separates from random-roi: no (one-sided paired test, "
+                       "Benjamini-Hochberg over the curves board's 8 tests, q >= 0.05)")
 
 
 def test_fewer_than_three_seeds_give_no_test(tmp_path):

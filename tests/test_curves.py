@@ -1,4 +1,5 @@
-"""Intervals, the paired control test, eps@50 and the boards built on them."""
+"""Intervals, the paired control test, its false discovery rate over a board, eps@50 and the
+boards built on them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from click.testing import CliRunner
 from uebench.cli import main
 from uebench.contracts import registry
 from uebench.results import records, stats
-from uebench.results.curves import curve_table, eps50_table, eps_at_half
+from uebench.results.curves import (
+    curve_table,
+    eps50_table,
+    eps_at_half,
+    family_size,
+    flag_below,
+)
 from uebench.results.leaderboard import render, tables
 
 CLASSES = ["a", "b"]
@@ -93,7 +100,7 @@ def test_paired_test_needs_three_seeds_and_finds_a_consistent_drop():
 
 
 def test_curve_table_marks_cells_below_the_matched_control():
-    cells = curve_table(grid()).set_index(["method", "budget_label"])
+    cells = flag_below(curve_table(grid())).set_index(["method", "budget_label"])
     assert cells.loc[("strong", "16/255"), "below_control"]
     assert cells.loc[("strong", "16/255"), "relative"] == pytest.approx(0.3 / 0.9, abs=0.02)
     assert not cells.loc[("weak", "4/255"), "below_control"]
@@ -110,12 +117,65 @@ def test_the_matched_control_is_the_method_that_declares_that_role(role):
             r = {**r, "spec": {**r["spec"], "method": "other-noise"},
                  "method": {**r["method"], "role": role}}
         renamed.append(r)
-    cells = curve_table(renamed).set_index(["method", "budget_label"])
+    cells = flag_below(curve_table(renamed)).set_index(["method", "budget_label"])
     assert cells.loc[("other-noise", "4/255"), "role"] == role
     if role == "matched-control":
         assert cells.loc[("strong", "16/255"), "below_control"]
     else:  # nothing declares the matched control: no cell is tested
         assert cells["p_below_control"].isna().all()
+
+
+def test_fdr_adjust_is_benjamini_hochberg_over_the_finite_p_values():
+    # by hand, over the 4 finite p (the NaN is no test and not of the family): sorted 0.01,
+    # 0.03, 0.04, 0.2 -> p * 4 / rank = 0.04, 0.06, 0.0533, 0.2 -> running minimum from the
+    # largest: 0.04, 0.0533, 0.0533, 0.2
+    q = stats.fdr_adjust([0.01, 0.04, 0.03, math.nan, 0.2])
+    assert q[[0, 1, 2, 4]] == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.2])
+    assert math.isnan(q[3])
+    assert stats.fdr_adjust([0.03]) == pytest.approx([0.03])  # a family of one: q = p
+    assert np.isnan(stats.fdr_adjust([math.nan, math.nan])).all()
+    assert stats.fdr_adjust([]).shape == (0,)
+
+
+def test_a_board_flags_by_q_over_its_distinct_tests_not_by_p():
+    cells = pd.DataFrame({"dataset": "d", "preset": "p", "victim": "v", "defense": "none",
+                          "method": ["a", "b", "c", "control", "e", "a"],
+                          "budget_label": "4/255",
+                          "p_below_control": [0.01, 0.04, 0.03, math.nan, 0.2, 0.01]})
+    flagged = flag_below(cells)  # the last row repeats a's cell: one test, not two
+    assert family_size(cells) == 4
+    assert flagged["q_below_control"].tolist()[:3] == pytest.approx([0.04, 0.16 / 3, 0.16 / 3])
+    # b and c are below at p < 0.05 but not at q < 0.05; the untested control is not flagged
+    assert flagged["below_control"].tolist() == [True, False, False, False, False, True]
+    assert flag_below(cells.iloc[:1])["below_control"].tolist() == [True]  # alone: q = p
+
+
+def test_rendered_boards_flag_by_q_and_show_p_beside_q(tmp_path, monkeypatch):
+    """Four protections whose paired tests give p 0.01, 0.04, 0.03 and 0.2 against random-roi:
+    at p < 0.05 three would be ↓; the boards flag the one whose q is below 0.05."""
+    levels = {"a": 0.5, "b": 0.6, "c": 0.7, "e": 0.8, "random-roi": 0.9}
+    p_of = {0.5: 0.01, 0.6: 0.04, 0.7: 0.03, 0.8: 0.2}
+    monkeypatch.setattr(stats, "paired_comparison", lambda method, control: (
+        p_of.get(round(method[0]["case-0"], 2), math.nan), -0.1, -0.2, 0.0))
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for method, level in levels.items():
+        for seed in (0, 1, 2):
+            one = record(method, BUDGETS[0], seed, [level] * 4, [0.95] * 4)
+            (folder / f"{one['run_id']}.json").write_text(json.dumps(one))
+    render(folder, tmp_path / "boards")
+    for name in ("grid", "curves"):
+        board = (tmp_path / "boards" / f"{name}.md").read_text()
+        rows = {line.split("|")[3 if name == "grid" else 5].strip(): line
+                for line in board.splitlines() if line.startswith("| spheres")}
+        assert ["↓" in rows[m] for m in ("a", "b", "c", "e")] == [True, False, False, False]
+        assert ("at a Benjamini-Hochberg false discovery rate of 5 % over this board's 4 "
+                "tests") in board
+    efficacy = pd.read_csv(tmp_path / "boards" / "efficacy.csv").set_index("method")
+    assert efficacy.loc["b", "p_below_random_roi"] == 0.04  # raw p kept, q beside it
+    assert efficacy.loc["b", "q_below_random_roi"] == pytest.approx(0.0533)
+    assert math.isnan(efficacy.loc["random-roi", "q_below_random_roi"])
+    assert "p raw, q adjusted" in (tmp_path / "boards" / "efficacy.md").read_text()
 
 
 def test_eps50_ranks_the_stronger_method_first_with_an_interval():

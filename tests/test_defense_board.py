@@ -8,7 +8,7 @@ import json
 import numpy as np
 from test_curves import record
 
-from uebench.results.curves import curve_table
+from uebench.results.curves import curve_table, flag_below
 from uebench.results.defense_board import defense_table
 from uebench.results.leaderboard import render
 
@@ -89,7 +89,7 @@ def test_partial_curve_orders_fractions_with_full_protection_last(tmp_path):
     assert protected_fraction("none") == 1.0 and protected_fraction("partial") == 0.5
     assert protected_fraction("partial:fraction=0.2+affine") is None
     assert protected_fraction("gaussian") is None and protected_fraction("blur") is None
-    curve = partial_table(curve_table(partial_records()))
+    curve = flag_below(partial_table(curve_table(partial_records())))
     strong = curve[curve["method"] == "strong"]
     assert list(strong["fraction"]) == [0.2, 0.8, 1.0]  # 'blur' is not a point of the curve
     assert np.allclose(strong["dsc_mean"], [0.85, 0.5, 0.3], atol=0.02)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from click.testing import CliRunner
 
 from tests.test_scaling import DROPS, record, write
 from uebench.cli import main
 from uebench.contracts.walk import STEPS
+from uebench.results import stats
+from uebench.results.curves import family_size
+from uebench.results.scaling import COMPARISONS, scaling_table
 from uebench.results.walk_board import WalkError, walk_cells
 
 WALKED = [preset for _, _, preset in STEPS]
@@ -26,6 +31,28 @@ def test_cells_carry_their_step_in_walk_order_with_the_paired_difference():
     assert vox["step_index"].tolist() == [0, len(STEPS) - 1]
     assert vox["diff_mean"].to_numpy() == pytest.approx([-0.76, -0.38])
     assert (vox["p_below_control"] < 0.05).all()
+
+
+def test_the_board_flags_both_comparisons_by_q_over_one_family(monkeypatch):
+    """Ten paired tests (voxshield and em against random-roi, and all three methods against
+    clean-trained, at two steps) with p 0.001, 0.04, 0.03, 0.2, 0.045, twice each: eight are
+    below 0.05, two stay below it after Benjamini-Hochberg (q 0.005; the rest q >= 0.056)."""
+    p_values = itertools.cycle([0.001, 0.04, 0.03, 0.2, 0.045])
+    monkeypatch.setattr(stats, "paired_comparison",
+                        lambda method, control: (next(p_values), -0.1, -0.2, -0.01))
+    cells = walk_cells(walk())
+    assert family_size(cells, COMPARISONS) == 10
+    table = scaling_table(cells)
+    for text, p, q in (("minus_random_roi_95ci", "p_below_random_roi", "q_below_random_roi"),
+                       ("minus_clean_trained_95ci", "p_below_clean_trained",
+                        "q_below_clean_trained")):
+        assert (table[text].str.endswith("↓") == (table[q] < stats.ALPHA)).all()
+        assert (table[q].isna() == table[p].isna()).all()
+    flagged = table["minus_random_roi_95ci"].str.endswith("↓").sum() + table[
+        "minus_clean_trained_95ci"].str.endswith("↓").sum()
+    assert flagged == 2
+    assert ((table["p_below_random_roi"] < 0.05).sum()
+            + (table["p_below_clean_trained"] < 0.05).sum()) == 8
 
 
 def test_no_walk_record_is_a_clear_error():

@@ -5,7 +5,8 @@ The ablation (issue 31): VoxShield with one loss term switched off or rescaled
 its default, the matched random-roi and the clean-trained victim, at one preset. The board is
 ``curves.curve_table``'s cells rendered as the scale study renders its axes
 (``scaling.scaling_table``), the axis being the ablation and its value the variant, so
-intervals and the paired tests follow the rules of every other board.
+intervals, the paired tests and their ↓ (one family per board, ``curves.flag_below``) follow the
+rules of every other board.
 
 The saturation table reads each VoxShield record's per-epoch history (``method.history``:
 ``roi_at_bound``, ``roi_sign_flipped``, ``surrogate_train_dsc``, ``zdiv``) and says, per
@@ -21,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from uebench.results import records as rec
-from uebench.results.curves import curve_table
+from uebench.results.curves import curve_table, flag_below
 from uebench.results.leaderboard import write_board
 from uebench.results.records import Record
+from uebench.results.scaling import COMPARISONS, header, scaling_table
 from uebench.results.scaling import HEADER as SCALING_HEADER
-from uebench.results.scaling import scaling_table
 
 AXIS = "voxshield ablation"
 METHOD = "voxshield"
@@ -60,7 +61,8 @@ def _single_preset(records: list[Record]) -> str:
 def ablation_cells(records: list[Record]) -> pd.DataFrame:
     """``curve_table``'s cells at the L-inf budgets, each with ``axis`` (the ablation) and
     ``value`` (the variant), VoxShield's variants first in record order of their names, then
-    the controls; ``AblationError`` without a VoxShield record or with several presets."""
+    the controls, flagged over the board's tests (``flag_below``, both comparisons);
+    ``AblationError`` without a VoxShield record or with several presets."""
     if not any(r["spec"]["method"] == METHOD for r in records):
         raise AblationError(f"no {METHOD} record: nothing to ablate")
     _single_preset(records)
@@ -71,8 +73,8 @@ def ablation_cells(records: list[Record]) -> pd.DataFrame:
     cells["value"] = cells["method"].map(variant)
     cells["control"] = ~cells["method"].str.startswith(METHOD)
     order = ["budget", "control", "method"]
-    return (cells.sort_values(order, kind="stable").drop(columns="control")
-            .reset_index(drop=True))
+    return flag_below(cells.sort_values(order, kind="stable").drop(columns="control")
+                      .reset_index(drop=True), COMPARISONS)
 
 
 def frozen_from(flipped: list[float]) -> int | None:
@@ -170,7 +172,8 @@ def render_ablation(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.Da
     records = rec.load_records(records_dir)
     cells = ablation_cells(records)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = write_board("ablation", scaling_table(cells), records, HEADER, out_dir)
+    written = write_board("ablation", scaling_table(cells), records, header(cells, HEADER),
+                          out_dir)
     return written + render_saturation(records, out_dir), cells
 
 

@@ -2,8 +2,10 @@
 summary, so that a first run reads as a finding. For the run's cell (same dataset, preset,
 victim, defense, method and budget, on the boards of its kind of device and protocol) they give
 the committed cell's DSC with its interval and seeds, the matched random-roi cell, the paired
-difference with its interval and p, one line saying whether the method separates from the
-control there, and the method's curve over the budgets the boards hold."""
+difference with its interval, p and q, one line saying whether the method separates from the
+control there (as the board that shows the cell flags it: the curves board's ↓, or the efficacy
+board's q for a cell the curves board does not show), and the method's curve over the budgets
+the boards hold."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from uebench.results import records
-from uebench.results.curves import curve_table
+from uebench.results import records, stats
+from uebench.results.curves import curve_table, family_size, flag_below
+from uebench.results.leaderboard import curves_board_cells
 from uebench.results.records import Record
 
 BOARDS = Path(__file__).resolve().parents[2] / "leaderboards"
@@ -42,6 +45,9 @@ def board_context(record: Record, folder: Path | None = None) -> list[str]:
         return [f"committed boards: none of protocol {records.protocol_of(record)} in {folder}"]
     table = curve_table(committed)
     cell = records.cell(record)
+    on_curves = record_on_curves(table, cell)
+    board = "curves" if on_curves else "efficacy"
+    table = flag_below(curves_board_cells(table) if on_curves else table)
     same = table[(table["dataset"] == cell.dataset) & (table["preset"] == cell.preset)
                  & (table["victim"] == cell.victim) & (table["defense"] == cell.defense)]
     mine = same[(same["method"] == cell.method) & (same["budget_label"] == cell.budget)]
@@ -56,7 +62,7 @@ def board_context(record: Record, folder: Path | None = None) -> list[str]:
     if row["role"] == records.PROTECTION and not control.empty:
         lines.append(f"  matched random-roi: {_interval(control.iloc[0])}; difference "
                      f"{_difference(row)}")
-        lines.append(f"  {_verdict(row)}")
+        lines.append(f"  {_verdict(row, board, family_size(table))}")
     curve = same[same["method"] == cell.method].sort_values("budget")
     if len(curve) > 1:
         points = ", ".join(f"{r['budget_label']} {r['dsc_mean']:.3f}"
@@ -65,18 +71,30 @@ def board_context(record: Record, folder: Path | None = None) -> list[str]:
     return lines
 
 
+def record_on_curves(table: pd.DataFrame, cell: records.Cell) -> bool:
+    """Whether the curves board shows ``cell`` (an L-inf budget of a method that is not the
+    reference)."""
+    shown = curves_board_cells(table)
+    return bool(((shown["dataset"] == cell.dataset) & (shown["preset"] == cell.preset)
+                 & (shown["victim"] == cell.victim) & (shown["defense"] == cell.defense)
+                 & (shown["method"] == cell.method)
+                 & (shown["budget_label"] == cell.budget)).any())
+
+
 def _difference(row: pd.Series) -> str:
     if math.isnan(row["diff_mean"]):
         return "not computed"
     if math.isnan(row["diff_lo"]):
         return f"{row['diff_mean']:+.3f} (fewer than 3 shared seeds: no interval, no test)"
     return (f"{row['diff_mean']:+.3f} [{row['diff_lo']:+.3f}, {row['diff_hi']:+.3f}], "
-            f"p = {row['p_below_control']:.3g}")
+            f"p = {row['p_below_control']:.3g}, q = {row['q_below_control']:.3g}")
 
 
-def _verdict(row: pd.Series) -> str:
+def _verdict(row: pd.Series, board: str, tests: int) -> str:
     if math.isnan(row["p_below_control"]):
         return "separates from random-roi: not testable yet (needs 3 shared seeds)"
+    family = (f"one-sided paired test, Benjamini-Hochberg over the {board} board's {tests} "
+              "tests")
     if row["below_control"]:
-        return "separates from random-roi: yes, below it (one-sided paired test, p < 0.05)"
-    return "separates from random-roi: no (one-sided paired test, p >= 0.05)"
+        return f"separates from random-roi: yes, below it ({family}, q < {stats.ALPHA:g})"
+    return f"separates from random-roi: no ({family}, q >= {stats.ALPHA:g})"

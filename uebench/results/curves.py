@@ -4,7 +4,8 @@ test, relative DSC and eps@50 (../shared/spec/evaluation.md, protocol 2).
 ``curve_table`` has one row per (dataset, preset, victim, defense, method, budget) cell;
 ``eps50_table`` one row per curve (dataset, preset, victim, defense, method), ranked by eps@50.
 Per-case scores are the foreground-mean DSC of each test case (``stats.case_scores``); a cell's
-mean is the mean over seeds of the mean over test cases.
+mean is the mean over seeds of the mean over test cases. The cells carry the raw p of each
+paired test; a board flags them (↓) with ``flag_below`` over the tests it shows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from uebench.results import stats
 from uebench.results.records import CELL, MATCHED_CONTROL, REFERENCE, Record, epsilon_label
 
 CURVE_KEYS = CELL[:5]
+CELL_ID = [*CURVE_KEYS, "budget_label"]
+"""The columns that name a cell of ``curve_table`` (a board may repeat a row, never a cell)."""
+TESTS = {"control": ("p_below_control", "q_below_control", "below_control"),
+         "clean": ("p_below_clean", "q_below_clean", "below_clean")}
+"""Each paired comparison of ``curve_table``: the column of its raw one-sided p, and the
+columns ``flag_below`` adds: its q over a board's tests and the board's flag (↓)."""
 
 
 @dataclass
@@ -79,7 +86,8 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
     ``stats.paired_comparison``), the same comparison against the clean-trained victim of the
     same seeds (``clean_diff_*``, ``p_below_clean``: did training on the protected data lower
     the DSC at all, whatever the control did), the mean ROI PSNR and the seeds whose surrogate
-    stopped below fit_dsc (``records.surrogate_short``)."""
+    stopped below fit_dsc (``records.surrogate_short``). The p are raw; whether a cell is
+    below is a board's call (``flag_below``)."""
     found = _cells(records)
     cells, psnr = found.scores, found.psnr
     references = {key: stats.interval(list(seeds.values()))
@@ -105,14 +113,49 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
             "relative": mean / clean_mean if clean_mean else math.nan,
             "p_below_control": p_value,
             "diff_mean": diff_mean, "diff_lo": diff_low, "diff_hi": diff_high,
-            "below_control": bool(p_value < stats.ALPHA) if not math.isnan(p_value) else False,
             "p_below_clean": clean_p, "clean_diff_mean": clean_diff,
             "clean_diff_lo": clean_diff_low, "clean_diff_hi": clean_diff_high,
-            "below_clean": bool(clean_p < stats.ALPHA) if not math.isnan(clean_p) else False,
             "psnr_roi": _finite_mean(psnr[key]),
             "surrogate_short_seeds": found.short[key],
         })
     return pd.DataFrame(rows)
+
+
+def _family(cells: pd.DataFrame, comparisons: tuple[str, ...]) -> pd.DataFrame:
+    """The distinct tests of ``cells`` (cell and comparison) that have a p."""
+    tests = pd.concat([cells[CELL_ID].assign(test=name, p=cells[TESTS[name][0]])
+                       for name in comparisons], ignore_index=True)
+    return tests.drop_duplicates([*CELL_ID, "test"]).dropna(subset="p")
+
+
+def family_size(cells: pd.DataFrame, comparisons: tuple[str, ...] = ("control",)) -> int:
+    """How many tests ``flag_below`` adjusts over for a board that shows ``cells``."""
+    return 0 if cells.empty else len(_family(cells, comparisons))
+
+
+def flag_below(cells: pd.DataFrame, comparisons: tuple[str, ...] = ("control",)
+               ) -> pd.DataFrame:
+    """``cells`` (the rows of ``curve_table`` that one board shows) with, for each comparison
+    of ``comparisons`` (``TESTS``), its q and the board's flag (↓). The board is one family:
+    its distinct tests (a row the board repeats, as the scale study's base on every axis, is
+    one test) that have a p (fewer than ``stats.MIN_SEEDS`` shared seeds: no test, NaN q, no
+    flag); q = the Benjamini-Hochberg adjusted p over that family (``stats.fdr_adjust``) and a
+    cell is flagged where q < ``stats.ALPHA``."""
+    out = cells.copy()
+    if out.empty:  # no cell, no test
+        for name in comparisons:
+            out[TESTS[name][1]] = pd.Series(dtype=float)
+            out[TESTS[name][2]] = pd.Series(dtype=bool)
+        return out
+    tests = _family(out, comparisons)
+    adjusted = dict(zip(zip(*(tests[c] for c in [*CELL_ID, "test"])),
+                        stats.fdr_adjust(tests["p"].to_numpy())))
+    for name in comparisons:
+        _, q, flag = TESTS[name]
+        out[q] = [adjusted.get((*key, name), math.nan)
+                  for key in zip(*(out[c] for c in CELL_ID))]
+        out[flag] = out[q] < stats.ALPHA
+    return out
 
 
 def _finite_mean(values: list[float]) -> float:

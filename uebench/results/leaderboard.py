@@ -9,20 +9,22 @@ defenses (each protected cell under each defense, beside what the defense costs 
 fidelity (measured on the stored form) and throughput; partial (the partial-protection curve:
 protected-trained DSC against the share of protected training cases). The boards hold one
 evaluation protocol (``records.PROTOCOL_VERSION``) and one kind of device (CPU or CUDA:
-training numerics differ, so CPU and GPU records are boarded apart, never pooled). Rendering
-is deterministic so a test can re-render the committed tables from the committed records.
+training numerics differ, so CPU and GPU records are boarded apart, never pooled). Each board
+that flags cells below the matched control (↓) is one family of tests: its flags are by the
+Benjamini-Hochberg q over the tests it shows (``curves.flag_below``). Rendering is deterministic
+so a test can re-render the committed tables from the committed records.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from uebench.results import records as rec
 from uebench.results import stats
-from uebench.results.curves import curve_table, eps50_table
+from uebench.results.curves import curve_table, eps50_table, family_size, flag_below
 from uebench.results.defense_board import BREAKS_RULE, defense_table
 from uebench.results.partial_curve import partial_table
 from uebench.results.records import (
@@ -110,19 +112,47 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.3f}" if pd.isna(std) or std == 0 else f"{mean:.3f} ± {std:.3f}"
 
 
+class Board(NamedTuple):
+    """One rendered board: its table and the header that says how to read it."""
+
+    table: pd.DataFrame
+    header: str
+
+
 def tables(records: list[Record]) -> dict[str, pd.DataFrame]:
     """The grid, curves, eps50, efficacy, fidelity and throughput tables from ``records``
-    (all of one protocol)."""
+    (all of one protocol); ``boards`` with their headers."""
+    return {name: board.table for name, board in boards(records).items()}
+
+
+def curves_board_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells of ``curve_table`` the curves board shows (its family of tests): the L-inf
+    budgets of every method but the reference, under every defense."""
+    return cells[cells["budget"].notna() & (cells["role"] != REFERENCE)]
+
+
+def _epsilon(cells: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` with the budget label as the boards' column ``epsilon``."""
+    return cells.rename(columns={"budget_label": "epsilon"})
+
+
+def boards(records: list[Record]) -> dict[str, Board]:
+    """Each board of ``records`` (all of one protocol) with its header: grid, curves, eps50,
+    efficacy, fidelity and throughput, and defenses and partial when records hold them. The
+    grid, curves, efficacy and partial boards flag their cells each over its own tests."""
     frame = pd.DataFrame([_row(r) for r in records])
     if frame.empty:
         return {}
     single_protocol(records)
     single_device_kind(records)
     curve_cells = curve_table(records)
-    cells = curve_cells.rename(columns={"budget_label": "epsilon"})
+    grid_cells = flag_below(curve_cells[curve_cells["defense"] == "none"])
+    curves_cells = flag_below(curves_board_cells(curve_cells))
+    efficacy_cells = flag_below(curve_cells)
     efficacy = _mean_std(frame, ["clean_dsc", "protected_dsc", "drop", "protected_hd95_mm",
                                  "protected_nsd"])
-    efficacy = efficacy.merge(_cell_columns(cells), on=BOARD_CELL, how="left")
+    efficacy = efficacy.merge(_cell_columns(_epsilon(efficacy_cells)), on=BOARD_CELL,
+                              how="left")
     fidelity = (frame.groupby(["dataset", "method", "epsilon", "preset"], sort=True)
                 [["linf_x255", "l2", "psnr_whole", "psnr_roi", "ssim_whole", "ssim_roi"]]
                 .mean().round(4).reset_index())
@@ -136,12 +166,19 @@ def tables(records: list[Record]) -> dict[str, pd.DataFrame]:
                        volumes_per_s=("volumes_per_s", "mean"),
                        mvoxels_per_s=("mvoxels_per_s", "mean"))
                   .round(3).reset_index())
-    return {"grid": _grid(cells), "curves": _curves(cells),
-            "eps50": _eps50(records), "efficacy": efficacy, "fidelity": fidelity,
-            "throughput": throughput,
-            **({"defenses": defended} if not (defended := _defenses(curve_cells)).empty
-               else {}),
-            **({"partial": partial} if not (partial := _partial(curve_cells)).empty else {})}
+    out = {"grid": Board(_grid(_epsilon(grid_cells)), header("grid", grid_cells)),
+           "curves": Board(_curves(_epsilon(curves_cells)), header("curves", curves_cells)),
+           "eps50": Board(_eps50(records), header("eps50")),
+           "efficacy": Board(efficacy, header("efficacy", efficacy_cells)),
+           "fidelity": Board(fidelity, header("fidelity")),
+           "throughput": Board(throughput, header("throughput"))}
+    defended = _defenses(curve_cells)
+    if not defended.empty:
+        out["defenses"] = Board(defended, header("defenses"))
+    partial_cells = flag_below(partial_table(curve_cells))
+    if not partial_cells.empty:
+        out["partial"] = Board(_partial(partial_cells), header("partial", partial_cells))
+    return out
 
 
 def interval_text(mean: float, low: float, high: float) -> str:
@@ -171,13 +208,15 @@ def _cell_columns(cells: pd.DataFrame) -> pd.DataFrame:
                                  zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"],
                                      cells["surrogate_short_seeds"])]
     out["p_below_random_roi"] = cells["p_below_control"].round(4)
+    out["q_below_random_roi"] = cells["q_below_control"].round(4)
     return out
 
 
 def _curves(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per method x victim x defense, one column per L-inf budget: protected DSC
-    [95 % interval], relative DSC, seeds, and ↓ when below the matched random-roi."""
-    linf = cells[cells["budget"].notna() & (cells["role"] != REFERENCE)].copy()
+    [95 % interval], relative DSC, seeds, and ↓ when below the matched random-roi, from the
+    flagged ``curves_board_cells``."""
+    linf = cells.copy()
     linf["cell"] = linf.apply(lambda r: f"{_cell_text(r)} {r.relative:.0%} ({r.seeds}s)",
                               axis=1)
     order = (linf[["epsilon", "budget"]].drop_duplicates().sort_values("budget")["epsilon"]
@@ -221,12 +260,9 @@ def _defenses(cells: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _partial(cells: pd.DataFrame) -> pd.DataFrame:
-    """The partial-protection curve of ``curve_table``'s cells with intervals as text; empty
-    when no record protected only part of its training cases."""
-    curve = partial_table(cells)
-    if curve.empty:
-        return curve
+def _partial(curve: pd.DataFrame) -> pd.DataFrame:
+    """The partial-protection curve (the flagged rows of ``partial_table``) with intervals as
+    text."""
     return pd.DataFrame({
         "dataset": curve["dataset"], "preset": curve["preset"], "victim": curve["victim"],
         "method": curve["method"], "epsilon": curve["budget_label"],
@@ -235,6 +271,7 @@ def _partial(cells: pd.DataFrame) -> pd.DataFrame:
         "minus_random_roi_95ci": [interval_text(m, lo, hi) for m, lo, hi in
                                   zip(curve["diff_mean"], curve["diff_lo"], curve["diff_hi"])],
         "p_below_random_roi": curve["p_below_control"].round(4),
+        "q_below_random_roi": curve["q_below_control"].round(4),
         "clean_trained_95ci": [interval_text(m, lo, hi) for m, lo, hi in
                                zip(curve["clean_mean"], curve["clean_lo"], curve["clean_hi"])],
     })
@@ -242,9 +279,10 @@ def _partial(cells: pd.DataFrame) -> pd.DataFrame:
 
 def _grid(cells: pd.DataFrame) -> pd.DataFrame:
     """Protected-trained DSC [95 % interval], one row per method and budget, one column per
-    victim (no defense; ↓ = below the matched random-roi); each dataset's first row is the
-    clean-trained reference: over each seed's clean-trained victim, every seed once."""
-    plain = cells[cells["defense"] == "none"].copy()
+    victim (no defense; ↓ = below the matched random-roi), from the flagged undefended cells;
+    each dataset's first row is the clean-trained reference: over each seed's clean-trained
+    victim, every seed once."""
+    plain = cells.copy()
     index = ["dataset", "preset", "method", "epsilon"]
     plain["cell"] = plain.apply(_cell_text, axis=1)
     reference = (plain.drop_duplicates(["dataset", "preset", "victim"])
@@ -262,17 +300,21 @@ REFERENCE_ROW = "(clean-trained reference)"
 
 INTERVALS = ("[a, b] = 95 % hierarchical bootstrap interval (seeds, then test cases, "
              f"{stats.RESAMPLES} resamples) of the mean over seeds of the per-case foreground-"
-             f"mean DSC; ↓ = below the matched random-roi control (same dataset, victim, "
-             f"budget, preset, defense) by a {stats.PAIRED_TEST}. {rec.SURROGATE_MARK_TEXT}")
+             f"mean DSC. {rec.SURROGATE_MARK_TEXT}")
+BELOW_CONTROL = ("the matched random-roi control (same dataset, victim, budget, preset, "
+                 "defense)")
+TESTS = "{tests}"
+"""Where a header says its ↓ (``stats.fdr_sentence`` over the board's tests)."""
 
 HEADERS = {
     "grid": "Protected-trained DSC (mean over foreground classes, clean test split) of each "
             "victim, no defense; the first row of each dataset is the clean-trained DSC every "
             f"row is compared with (every seed's clean-trained victim once). {INTERVALS} "
-            "Blank = not run yet.",
+            f"{TESTS} Blank = not run yet.",
     "curves": "The budget-efficacy curves: for each method x victim x defense, the "
               "protected-trained DSC at each L-inf budget, then the relative DSC (protected / "
-              f"clean-trained) and the number of seeds. {INTERVALS} Blank = not run yet.",
+              f"clean-trained) and the number of seeds. {INTERVALS} {TESTS} Blank = not run "
+              "yet.",
     "eps50": "eps@50: the smallest budget at which the protected-trained DSC (mean over seeds) "
              "falls to half the clean-trained DSC, linear in log2(eps) between the two "
              "measured budgets that bracket it; '> largest' when it never does, '< smallest' "
@@ -289,13 +331,15 @@ HEADERS = {
                "training cases is protected, the rest are trained on clean (the defense "
                "partial:fraction=F; 1 = the undefended run, every case protected). "
                "minus_random_roi_95ci = the paired difference to random-roi at the same "
-               f"fraction (protected minus control). {INTERVALS}",
+               f"fraction (protected minus control). {INTERVALS} {TESTS} "
+               "p_below_random_roi: that test's p-value; q_below_random_roi: its q.",
     "efficacy": "DSC = mean over foreground classes on the CLEAN test split, victim trained on "
                 f"the protected training split. Empty-mask rule: {EMPTY_RULE}. "
                 "drop = clean-trained minus protected-trained; mean ± std over seeds; "
                 "protected_nsd: surface Dice (MONAI SurfaceDiceMetric, tolerance in the "
-                f"records). {INTERVALS} p_below_random_roi: that test's p-value (blank when "
-                f"fewer than {stats.MIN_SEEDS} shared seeds).",
+                f"records). {INTERVALS} {TESTS} p_below_random_roi: that test's p-value "
+                f"(blank when fewer than {stats.MIN_SEEDS} shared seeds); q_below_random_roi: "
+                "its q.",
     "fidelity": "Measured on the stored form of the released volumes (int8 for L-inf "
                 "budgets, float32 for L0), mean over the training cases. PSNR (dB, data "
                 "range 1; empty = infinite) and 3D SSIM (MONAI), whole volume and foreground "
@@ -305,6 +349,20 @@ HEADERS = {
                   "distinct protections (one protection serves every victim of its method, "
                   "budget and seed).",
 }
+
+
+SHOWS_P = ("efficacy", "partial")
+"""The boards that show each test's p and q beside the flag."""
+
+
+def header(name: str, cells: pd.DataFrame | None = None) -> str:
+    """Board ``name``'s header; for a board that flags cells, ``cells`` are the flagged cells
+    it shows, whose tests its ↓ sentence counts."""
+    text = HEADERS[name]
+    if TESTS not in text:
+        return text
+    return text.replace(TESTS, stats.fdr_sentence(BELOW_CONTROL, family_size(cells),
+                                                  name in SHOWS_P))
 
 
 DEVICE_TEXT = {"cpu": "victims trained on CPU", "cuda": "victims trained on a CUDA GPU"}
@@ -327,5 +385,5 @@ def render(records_dir: Path, out_dir: Path) -> list[Path]:
     """Write ``<table>.md`` and ``<table>.csv`` for each table; returns the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     records = rec.load_records(records_dir)
-    return [path for name, table in tables(records).items()
-            for path in write_board(name, table, records, HEADERS[name], out_dir)]
+    return [path for name, board in boards(records).items()
+            for path in write_board(name, board.table, records, board.header, out_dir)]

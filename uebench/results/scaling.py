@@ -4,7 +4,9 @@ point of the scale study's axes (``uebench.contracts.scaling.AXES``).
 Built on ``curves.curve_table``'s cells of the records whose preset is a point of an axis, so
 intervals, the paired test and the surrogate mark follow the same rules as every other board.
 One row per axis, point, (dataset, victim, defense), method of ``METHODS`` and L-inf budget; the
-base preset (``canary``) is a point of every axis, so its cells appear once per axis.
+base preset (``canary``) is a point of every axis, so its cells appear once per axis (one test
+each: the board's ↓, against random-roi and against clean-trained, are one family,
+``curves.flag_below``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import pandas as pd
 from uebench.contracts.scaling import AXES, AXIS_TEXT, BASE, points
 from uebench.results import records as rec
 from uebench.results import stats
-from uebench.results.curves import curve_table
+from uebench.results.curves import curve_table, family_size, flag_below
 from uebench.results.leaderboard import INTERVALS, interval_text, surrogate_mark, write_board
 from uebench.results.records import Record
 
 METHODS = ("voxshield", "em", "random-roi")
 """The methods the study measures: two protections and their matched control."""
 SITE = ["dataset", "victim", "defense"]
+COMPARISONS = ("control", "clean")
+"""The board's two paired comparisons (``curves.TESTS``), flagged as one family."""
 
 
 class ScalingError(ValueError):
@@ -38,8 +42,9 @@ def study_records(records: list[Record]) -> list[Record]:
 def scaling_cells(records: list[Record]) -> pd.DataFrame:
     """``curve_table``'s cells of ``METHODS`` at the L-inf budgets, for the records of the
     study's presets, each with its ``axis`` and ``value`` (one row per axis the preset is a
-    point of), in axis, site, method, budget and value order; ``ScalingError`` when no record
-    is of a study preset and method."""
+    point of), in axis, site, method, budget and value order, flagged over the board's tests
+    (``flag_below``, both ``COMPARISONS``); ``ScalingError`` when no record is of a study
+    preset and method."""
     at = points()
     study = study_records(records)
     cells = curve_table(study) if study else pd.DataFrame()
@@ -57,8 +62,9 @@ def scaling_cells(records: list[Record]) -> pd.DataFrame:
     cells = cells.merge(placed, on="preset").assign(
         method_order=lambda f: f["method"].map(METHODS.index))
     order = ["axis_order", *SITE, "method_order", "budget", "value"]
-    return (cells.sort_values(order, kind="stable")
-            .drop(columns=["axis_order", "method_order"]).reset_index(drop=True))
+    return flag_below(cells.sort_values(order, kind="stable")
+                      .drop(columns=["axis_order", "method_order"]).reset_index(drop=True),
+                      COMPARISONS)
 
 
 def _difference_text(row: pd.Series, prefix: str, below: str) -> str:
@@ -75,7 +81,8 @@ def _difference_text(row: pd.Series, prefix: str, below: str) -> str:
 
 
 def scaling_table(cells: pd.DataFrame) -> pd.DataFrame:
-    """The board of ``scaling_cells``: intervals and the difference as text."""
+    """The board of ``scaling_cells`` (flagged): intervals and the differences as text,
+    each p with its q beside it."""
     return pd.DataFrame({
         "axis": cells["axis"], "value": cells["value"], "preset": cells["preset"],
         **{column: cells[column] for column in SITE},
@@ -87,14 +94,18 @@ def scaling_table(cells: pd.DataFrame) -> pd.DataFrame:
         "minus_random_roi_95ci": [_difference_text(row, "diff", "below_control")
                                   for _, row in cells.iterrows()],
         "p_below_random_roi": cells["p_below_control"].round(4),
+        "q_below_random_roi": cells["q_below_control"].round(4),
         "minus_clean_trained_95ci": [_difference_text(row, "clean_diff", "below_clean")
                                      for _, row in cells.iterrows()],
         "p_below_clean_trained": cells["p_below_clean"].round(4),
+        "q_below_clean_trained": cells["q_below_clean"].round(4),
         "clean_trained_95ci": [interval_text(m, lo, hi) for m, lo, hi in
                                zip(cells["clean_mean"], cells["clean_lo"], cells["clean_hi"])],
     })
 
 
+BELOW = ("the matched random-roi control (minus_random_roi_95ci) or the clean-trained victim "
+         "(minus_clean_trained_95ci)")
 HEADER = (
     f"The scale study: {BASE} with one field moved per axis ("
     + "; ".join(f"{axis}: {AXIS_TEXT[axis]} "
@@ -109,12 +120,21 @@ HEADER = (
     "protection lowers the DSC more than random noise in the same ROI), with its 95 % paired "
     f"hierarchical bootstrap interval when they share at least {stats.MIN_SEEDS} seeds (the "
     "point alone with fewer); p_below_random_roi = that bootstrap's one-sided p (blank "
-    f"with fewer than {stats.MIN_SEEDS} shared seeds); minus_clean_trained_95ci and "
-    "p_below_clean_trained = the same comparison against the clean-trained victim of the "
-    "same preset and seeds (for the control too: a difference to random-roi can come from "
-    "the control rising above clean-trained, which this column shows); clean_trained_95ci = "
-    f"the clean-trained reference of the same preset and victim. {INTERVALS}"
+    f"with fewer than {stats.MIN_SEEDS} shared seeds) and q_below_random_roi its q; "
+    "minus_clean_trained_95ci, p_below_clean_trained and q_below_clean_trained = the same "
+    "comparison against the clean-trained victim of the same preset and seeds (for the "
+    "control too: a difference to random-roi can come from the control rising above "
+    "clean-trained, which this column shows); clean_trained_95ci = the clean-trained "
+    f"reference of the same preset and victim. {INTERVALS} {{tests}}"
 )
+"""The header, with ``{tests}`` where ``header`` says the board's ↓."""
+
+
+def header(cells: pd.DataFrame, text: str = HEADER) -> str:
+    """``text`` (the scale study's header or one built on it, as the walk's) with the ↓
+    sentence over the tests of the flagged ``cells`` the board shows."""
+    return text.replace("{tests}", stats.fdr_sentence(
+        BELOW, family_size(cells, COMPARISONS), shows_p=True))
 
 
 def render_scaling(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.DataFrame]:
@@ -123,6 +143,6 @@ def render_scaling(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.Dat
     records = rec.load_records(records_dir)
     cells = scaling_cells(records)
     out_dir.mkdir(parents=True, exist_ok=True)
-    board = write_board("scaling", scaling_table(cells), study_records(records), HEADER,
-                        out_dir)
+    board = write_board("scaling", scaling_table(cells), study_records(records),
+                        header(cells), out_dir)
     return board, cells

@@ -4,7 +4,9 @@ The unit of evidence is the per-case foreground-mean DSC that every record keeps
 seed. Intervals are hierarchical percentile bootstraps (resample seeds with replacement, then
 test cases within each drawn seed); a comparison with a control is a paired hierarchical
 bootstrap of the per-case difference over the seeds and test cases both share (its p-value,
-``paired_below``, and the difference with its interval, ``paired_difference``).
+``paired_below``, and the difference with its interval, ``paired_difference``). A board holds
+many such tests, so it flags a cell by the Benjamini-Hochberg adjusted p (q, ``fdr_adjust``)
+over the board's tests, not by the raw p.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import warnings
 
 import numpy as np
+from statsmodels.stats.multitest import multipletests
 
 RESAMPLES = 4000
 RESAMPLER_SEED = 20261127
@@ -20,8 +23,30 @@ LEVEL = 0.95
 ALPHA = 0.05
 MIN_SEEDS = 3
 PAIRED_TEST = ("one-sided paired hierarchical bootstrap of the per-case DSC difference "
-               f"(seeds, then test cases; {RESAMPLES} resamples), p < {ALPHA}, over the "
-               f"seeds both share (at least {MIN_SEEDS})")
+               f"(seeds, then test cases; {RESAMPLES} resamples) over the seeds both share "
+               f"(at least {MIN_SEEDS}; fewer: no test, no flag)")
+
+
+def fdr_adjust(p_values) -> np.ndarray:
+    """The Benjamini-Hochberg adjusted p-values (q) of ``p_values``, one family (statsmodels'
+    ``multipletests(method="fdr_bh")``); a NaN p (no test: too few seeds) is left out of the
+    family and its q is NaN. A cell is flagged where q < ``ALPHA``: the false discovery rate
+    over the family is then at most ``ALPHA``."""
+    p = np.asarray(p_values, dtype=np.float64)
+    q = np.full(p.shape, np.nan)
+    tested = ~np.isnan(p)
+    if tested.any():
+        q[tested] = multipletests(p[tested], alpha=ALPHA, method="fdr_bh")[1]
+    return q
+
+
+def fdr_sentence(below: str, tests: int, shows_p: bool = False) -> str:
+    """The sentence a board's header says its ↓ with: below what, by which test, and the
+    family of ``tests`` its q are adjusted over; ``shows_p``: the board shows p and q."""
+    return (f"↓ = below {below} at a Benjamini-Hochberg false discovery rate of "
+            f"{ALPHA * 100:g} % over this board's {tests} test{'' if tests == 1 else 's'} "
+            f"(q < {ALPHA}), each a {PAIRED_TEST}"
+            + ("; p raw, q adjusted" if shows_p else "") + ".")
 
 
 def case_scores(per_case: list[dict], class_names: list[str]) -> dict[str, float]:

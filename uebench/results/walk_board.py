@@ -4,7 +4,8 @@ difference to the matched random-roi and to the clean-trained victim, with inter
 
 Built on ``curves.curve_table``'s cells and rendered as the scaling board renders its axes
 (``scaling.scaling_table``), so intervals, the paired test and the surrogate mark follow the
-same rules as every other board; the axis is the walk and its value the step.
+same rules as every other board; the axis is the walk and its value the step. Its ↓, against
+random-roi and against clean-trained, are one family (``curves.flag_below``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import pandas as pd
 
 from uebench.contracts.walk import STEPS, WALK_BASE
 from uebench.results import records as rec
-from uebench.results.curves import curve_table
+from uebench.results.curves import curve_table, flag_below
 from uebench.results.leaderboard import write_board
 from uebench.results.records import Record
+from uebench.results.scaling import COMPARISONS, header, scaling_table
 from uebench.results.scaling import HEADER as SCALING_HEADER
-from uebench.results.scaling import scaling_table
 
 AXIS = "recipe walk"
 PRESETS = {preset: index for index, (_, _, preset) in enumerate(STEPS)}
@@ -37,7 +38,8 @@ def walk_records(records: list[Record]) -> list[Record]:
 def walk_cells(records: list[Record]) -> pd.DataFrame:
     """``curve_table``'s cells at the L-inf budgets for the records of the walk's presets,
     each with its ``step`` (the factor moved to uebench's) and ``step_index``, in method,
-    budget and step order; ``WalkError`` when none is a walk record."""
+    budget and step order, flagged over the board's tests (``flag_below``, both
+    comparisons); ``WalkError`` when none is a walk record."""
     walked = walk_records(records)
     cells = curve_table(walked) if walked else pd.DataFrame()
     if not cells.empty:
@@ -53,7 +55,8 @@ def walk_cells(records: list[Record]) -> pd.DataFrame:
                          axis=AXIS)
     cells["value"] = cells["step"]
     order = ["dataset", "victim", "defense", "method", "budget", "step_index"]
-    return cells.sort_values(order, kind="stable").reset_index(drop=True)
+    return flag_below(cells.sort_values(order, kind="stable").reset_index(drop=True),
+                      COMPARISONS)
 
 
 HEADER = (
@@ -73,5 +76,6 @@ def render_walk(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.DataFr
     records = rec.load_records(records_dir)
     cells = walk_cells(records)
     out_dir.mkdir(parents=True, exist_ok=True)
-    board = write_board("walk", scaling_table(cells), walk_records(records), HEADER, out_dir)
+    board = write_board("walk", scaling_table(cells), walk_records(records),
+                        header(cells, HEADER), out_dir)
     return board, cells

@@ -9,9 +9,9 @@ import pandas as pd
 
 from uebench.results import records as rec
 from uebench.results.curves import curve_table
-from uebench.results.leaderboard import HEADERS, tables
+from uebench.results.leaderboard import boards as render_boards
 from uebench.results.records import Record
-from uebench.results.scaling import HEADER as SCALING_HEADER
+from uebench.results.scaling import header as scaling_header
 from uebench.results.scaling import scaling_cells, scaling_table, study_records
 from uebench.site.boards import BoardSet
 
@@ -42,8 +42,9 @@ def load(board_set: BoardSet) -> LoadedSet:
     records = rec.load_records(board_set.records)
     if board_set.kind == "scaling":
         records = study_records(records)
-        return LoadedSet(board_set, records, {"scaling": scaling_table(scaling_cells(records))},
-                         {"scaling": SCALING_HEADER}, curve_table(records))
-    boards = tables(records)
-    return LoadedSet(board_set, records, boards, {name: HEADERS[name] for name in boards},
-                     curve_table(records))
+        cells = scaling_cells(records)
+        return LoadedSet(board_set, records, {"scaling": scaling_table(cells)},
+                         {"scaling": scaling_header(cells)}, curve_table(records))
+    boards = render_boards(records)
+    return LoadedSet(board_set, records, {name: b.table for name, b in boards.items()},
+                     {name: b.header for name, b in boards.items()}, curve_table(records))

@@ -10,7 +10,8 @@ import pandas as pd
 
 from uebench.contracts import registry
 from uebench.results import records as rec
-from uebench.results.leaderboard import interval_text
+from uebench.results.curves import flag_below
+from uebench.results.leaderboard import curves_board_cells, interval_text
 from uebench.results.records import Record
 from uebench.site.board_pages import page_name
 from uebench.site.html_table import html_table
@@ -37,10 +38,12 @@ def summary(method: str) -> str:
 
 def glance_table(cells: pd.DataFrame, method: str) -> pd.DataFrame:
     """Per undefended cell of ``method``: its protected-trained DSC, the matched random-roi's
-    difference and one-sided p, whether it lies below that control (↓ on the boards) and the
-    clean-trained reference; the answer to "does it work at this budget"."""
-    mine = cells[(cells["method"] == method) & (cells["defense"] == "none")
-                 & cells["budget"].notna()].sort_values(["dataset", "preset", "victim", "budget"])
+    difference, one-sided p and its q, whether it lies below that control (the curves board's
+    ↓, by q over that board's tests) and the clean-trained reference; the answer to "does it
+    work at this budget"."""
+    flagged = flag_below(curves_board_cells(cells))
+    mine = flagged[(flagged["method"] == method) & (flagged["defense"] == "none")
+                   ].sort_values(["dataset", "preset", "victim", "budget"])
     return pd.DataFrame({
         "dataset": mine["dataset"], "preset": mine["preset"], "victim": mine["victim"],
         "epsilon": mine["budget_label"], "seeds": mine["seeds"],
@@ -49,6 +52,7 @@ def glance_table(cells: pd.DataFrame, method: str) -> pd.DataFrame:
         "minus_random_roi_95ci": [interval_text(m, lo, hi) for m, lo, hi in
                                   zip(mine["diff_mean"], mine["diff_lo"], mine["diff_hi"])],
         "p_below_random_roi": mine["p_below_control"].round(4),
+        "q_below_random_roi": mine["q_below_control"].round(4),
         "below_random_roi": ["" if pd.isna(p) else ("yes" if b else "no")
                              for p, b in zip(mine["p_below_control"], mine["below_control"])],
         "clean_trained_95ci": [interval_text(m, lo, hi) for m, lo, hi in
@@ -104,8 +108,10 @@ def _section(method: str, loaded: LoadedSet, has_figure: bool) -> list[str]:
     if not glance.empty and method_role(loaded, method) == "protection":
         lines += ["### Does it work here?", "",
                   "Each undefended cell: below_random_roi = below the matched random-roi "
-                  "control by the one-sided paired test (p < 0.05, at least 3 shared seeds; "
-                  "blank with fewer), the boards' ↓.", "",
+                  "control by the one-sided paired test at a Benjamini-Hochberg false "
+                  "discovery rate of 5 % over the curves board's tests (q < 0.05; p raw, q "
+                  "adjusted; at least 3 shared seeds, blank with fewer): the curves board's "
+                  "↓.", "",
                   html_table(glance, f"glance-{bs.slug}"), ""]
     for name in METHOD_BOARDS:
         board = loaded.boards.get(name)
