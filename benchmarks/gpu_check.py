@@ -34,10 +34,13 @@ from pathlib import Path
 from typing import Any
 
 EPS = {4: 4 / 255, 8: 8 / 255, 16: 16 / 255, 32: 32 / 255}
-ALL_METHODS = ("clean", "random", "random-roi", "voxshield", "voxshield-pgd", "em",
-               "em-classwise", "tap", "slicewise", "slicewise-tap", "lsp", "ar", "rem", "ops")
+ALL_METHODS = ("clean", "random", "random-roi", "random-signs-roi", "random-signs-classwise",
+               "voxshield", "voxshield-pgd", "em", "em-classwise", "tap", "slicewise",
+               "slicewise-tap", "lsp", "ar", "rem", "ops")
+ALL_VICTIMS = ("unet", "swinunetr", "unetr", "segresnet", "dynunet", "attentionunet",
+               "basicunetplusplus", "vnet", "unet2d")
 DEFENSES = ("gaussian", "median", "zlowpass", "slice-shuffle", "lowres", "quantize", "jpeg",
-            "gamma", "affine", "affine-elastic", "ueraser", "adv-train")
+            "gamma", "affine", "affine-elastic", "nnunet-aug", "ueraser", "adv-train")
 # the attacker's own pipeline (defenses/attacker.py), and the partial-protection curve
 ATTACKER = ("early-stop", "pretrained", "regrid", "regrid:factor=1.5")
 PARTIAL = ("partial:fraction=0.2", "partial", "partial:fraction=0.8")
@@ -46,9 +49,17 @@ PARTIAL = ("partial:fraction=0.2", "partial", "partial:fraction=0.8")
 # and other victims, then issue 10's defense board at the budget where methods work on CPU
 # (32/255), then the attacker's pipeline and partial protection (issue 17) at the same cells,
 # then the recipe walk's end points at the reference scale (issue 31): ``paper`` (the authors'
-# recipe) and ``paper-uebench`` (uebench's); a grid without a preset runs at ``grid_specs``'s.
+# recipe) and ``paper-uebench`` (uebench's); then issue 32's protocol-4 boards at the presets
+# leaderboards/preset-choice chose (methods at canary-v48, 4 seeds; transfer at canary-v64,
+# whose 64^3 SwinUNETR takes; defenses at canary-v48), the transfer first (its 3D
+# transformers are what CPUs pay most for); a grid without a preset runs at ``grid_specs``'s.
 WALK_ENDS = ("paper", "paper-uebench")
+BOARD_CELLS = ("clean", "random-roi", "voxshield", "em")
 GRIDS = (
+    (BOARD_CELLS, ALL_VICTIMS, (32,), (0, 1, 2), ("none",), "canary-v64"),
+    (ALL_METHODS, ("unet",), (4, 8, 16, 32), (0, 1, 2, 3), ("none",), "canary-v48"),
+    (("clean", "random-roi", "voxshield"), ("unet",), (32,), (0, 1, 2),
+     DEFENSES + ATTACKER[:3] + ("renormalise",), "canary-v48"),
     (ALL_METHODS, ("unet",), (4, 8, 16, 32), (0,), ("none",)),
     (("clean", "random", "random-roi", "voxshield", "em"), ("unet",), (4, 32), (1, 2),
      ("none",)),

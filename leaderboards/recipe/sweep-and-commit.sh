@@ -1,6 +1,7 @@
 # Sourced by run.sh: one `uebench sweep` from a separate checkout
 # (SWEEP_TREE, at a commit, so that edits in this one do not mark its records dirty), then its
-# records copied into DEST and committed, so that a finished step outlives the machine's cache.
+# records copied into DEST and committed, so that a finished step outlives the machine's cache:
+# those of the step's presets, victims (VICTIMS, default "--victim unet") and defenses.
 # Workers per step: the number in WORKERS_FILE (default /work/recipe/workers), else 2, read
 # at each step, so a shared machine can give the sweep one core and later two.
 # Usage: sweep_and_commit "what the commit names" SWEEP-ARGS...
@@ -17,19 +18,25 @@ sweep_and_commit() {
   date; echo "== $what, code at $(git -C "$TREE" rev-parse --short HEAD)"
   (cd "$TREE" && /usr/bin/time -v "$TREE/.venv/bin/uebench" sweep --quiet --out "$O" \
     --workers "$(cat "${WORKERS_FILE:-/work/recipe/workers}" 2>/dev/null || echo 2)" \
-    --threads 1 --victim unet "$@")
+    --threads 1 ${VICTIMS:---victim unet} "$@")
   echo "rc=$?"
   # this step's records only (the sweeps share one output folder and cache)
-  mkdir -p "$DEST" && "$TREE/.venv/bin/python" - "$O/records" "$DEST" "$@" <<'PY'
+  mkdir -p "$DEST" && "$TREE/.venv/bin/python" - "$O/records" "$DEST" \
+    ${VICTIMS:---victim unet} "$@" <<'PY'
 import json, shutil, sys
 from pathlib import Path
 source, dest, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-presets = {args[i + 1] for i, a in enumerate(args) if a == "--preset"}
+def given(option, default):
+    return {args[i + 1] for i, a in enumerate(args) if a == option} or default
+presets, victims = given("--preset", {"quick"}), given("--victim", set())
+defenses = given("--defense", {"none"})
 for path in source.glob("*.json"):
-    if json.loads(path.read_text())["spec"]["preset"] in presets and not (dest / path.name).exists():
+    spec = json.loads(path.read_text())["spec"]
+    if (spec["preset"] in presets and spec["victim"] in victims
+            and spec["defense"] in defenses and not (dest / path.name).exists()):
         shutil.copy(path, dest / path.name)
 PY
-  local rel=${DEST#"$MAIN"/} log=leaderboards/recipe/sweep-log.txt
+  local rel=${DEST#"$MAIN"/} log=${SWEEP_LOG_COPY:-leaderboards/recipe/sweep-log.txt}
   (cd "$MAIN" && git add "$rel") || return
   if git -C "$MAIN" diff --cached --quiet -- "$rel"; then
     echo "no new records"; return

@@ -1,0 +1,45 @@
+#!/bin/bash
+# The protocol-4 boards of issue 32 ("Every method and every victim on the board"), at the
+# presets leaderboards/preset-choice chose: the methods board at canary-v48 (every registered
+# method and control on unet at 4, 8, 16 and 32/255, seeds 0-3: 4 seeds detect a 0.05 paired
+# difference there), then the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every
+# victim at 32/255, seeds 0-2) and the defense board at canary-v48 (every defense at 32/255,
+# seeds 0-2). Which methods transfer and face the defenses is the methods board's answer:
+# TRANSFER_METHODS and DEFENSE_METHODS (each "--method NAME ..."; defaults below, the methods
+# the protocol-3 boards and the issue's hand tries showed an effect at 32/255).
+# From a separate checkout (sweep-and-commit.sh), one torch thread per worker, resumable:
+# stages cached, recorded runs skipped, each step's records committed as they land.
+export SWEEP_LOG=${SWEEP_LOG:-/work/boards/log.txt} SWEEP_OUT=${SWEEP_OUT:-/work/boards/runs}
+export SWEEP_LOG_COPY=leaderboards/methods/sweep-log.txt
+source "$(dirname "$0")/../recipe/sweep-and-commit.sh"
+METHODS=""
+for M in voxshield voxshield-pgd em em-classwise tap slicewise slicewise-tap lsp ar rem ops \
+    clean random random-roi random-signs-roi random-signs-classwise; do
+  METHODS="$METHODS --method $M"
+done
+TRANSFER_METHODS=${TRANSFER_METHODS:---method voxshield --method em}
+DEFENSE_METHODS=${DEFENSE_METHODS:---method voxshield}
+CONTROLS="--method clean --method random-roi"
+ALL_VICTIMS=""
+for V in unet swinunetr unetr segresnet dynunet attentionunet basicunetplusplus vnet unet2d; do
+  ALL_VICTIMS="$ALL_VICTIMS --victim $V"
+done
+DEFENSES=""
+for D in gaussian median zlowpass slice-shuffle lowres quantize jpeg gamma affine \
+    affine-elastic nnunet-aug ueraser adv-train early-stop pretrained regrid renormalise; do
+  DEFENSES="$DEFENSES --defense $D"
+done
+BOARD=$MAIN/leaderboards/methods/records
+{
+DEST=$BOARD sweep_and_commit "the methods board at 4/255 and 32/255" $METHODS \
+  --seed 0 --seed 1 --seed 2 --seed 3 --eps 4/255 --eps 32/255 --preset canary-v48
+DEST=$BOARD sweep_and_commit "the methods board at 8/255 and 16/255" $METHODS \
+  --seed 0 --seed 1 --seed 2 --seed 3 --eps 8/255 --eps 16/255 --preset canary-v48
+DEST=$MAIN/leaderboards/transfer/records VICTIMS=$ALL_VICTIMS sweep_and_commit \
+  "the transfer board at 32/255" $TRANSFER_METHODS $CONTROLS --seed 0 --seed 1 --seed 2 \
+  --eps 32/255 --preset canary-v64
+DEST=$MAIN/leaderboards/defenses/records sweep_and_commit "the defense board at 32/255" \
+  $DEFENSE_METHODS $CONTROLS $DEFENSES --seed 0 --seed 1 --seed 2 --eps 32/255 \
+  --preset canary-v48
+date; echo "== done"
+} >> "$L" 2>&1
