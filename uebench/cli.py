@@ -294,14 +294,14 @@ def sweep_presets(presets: tuple[str, ...], axes: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys([*presets, *axis_presets(axes)]))
 
 
-def defense_parameters(cls: type) -> str | None:
+def defense_parameters(cls: type, width: int = 20) -> str | None:
     """The line under a defense or victim in ``uebench list``: its parameters, types and
     defaults, as a spec sets them (``gaussian:sigma=1.5``, ``unet:act=relu``); None for one
     without any."""
     declared = [f"{p.name}: {type_name(p.type)}"
                 + ("" if p.default is REQUIRED else f" = {format_value(p.default)}")
                 for p in from_signature(cls).values()]
-    return f"  {'':<20} parameters: {', '.join(declared)}" if declared else None
+    return f"  {'':<{width}} parameters: {', '.join(declared)}" if declared else None
 
 
 def preset_table(names: list[str]) -> str:
@@ -345,13 +345,14 @@ def list_plugins(kind):
         if name == "presets":
             click.echo(preset_table(entries))
             entries = []
+        width = max([20, *map(len, entries)])  # the name column fits the longest name
         for entry in entries:
             plugin = KINDS[name].get(entry)
             doc = getattr(plugin, "summary", "") or (plugin.__doc__ or "").strip()
             native = (" [native grid]" if name in ("methods", "datasets")
                       and getattr(plugin, "supports_native", False) else "")
-            click.echo(f"  {entry:<20} {doc.splitlines()[0] if doc else ''}{native}")
-            line = (defense_parameters(plugin) if name in ("defenses", "victims")
+            click.echo(f"  {entry:<{width}} {doc.splitlines()[0] if doc else ''}{native}")
+            line = (defense_parameters(plugin, width) if name in ("defenses", "victims")
                     else None)
             if line:
                 click.echo(line)
