@@ -8,6 +8,8 @@
 #   first logged and VoxShield's 32/255 effect is known), 4/255 and 32/255, voxshield with
 #   lambda_z = 0, lambda_l = 0, both, and lambda_z scaled by slice area, beside the default,
 #   random-roi and clean (records in ablation/records/).
+# - at both ends at 4/255, voxshield without its z-term (lambda_z = 0: the one variant of the
+#   ablation that fell below random-roi at 4/255).
 # The headline cells first: the walk's two ends before its middle steps. Resumable: stages
 # cached, recorded runs skipped; each step's records committed as they land.
 source "$(dirname "$0")/sweep-and-commit.sh"
@@ -26,6 +28,8 @@ done
 DEST=$ABLATION sweep_and_commit "voxshield's ablation at canary" $A $S --eps 4/255 \
   --eps 32/255 --preset canary
 DEST=$WALK sweep_and_commit "uebench's recipe at 4/255" $M $S --eps 4/255 --preset canary-e200
+DEST=$WALK sweep_and_commit "voxshield without its z-term at both ends at 4/255" \
+  --method voxshield:lambda_z=0 $S --eps 4/255 --preset walk-authors --preset canary-e200
 DEST=$WALK sweep_and_commit "both ends at 32/255" $M $S --eps 32/255 --preset walk-authors \
   --preset canary-e200
 for P in walk-activation walk-augmentation walk-optimiser walk-schedule; do
