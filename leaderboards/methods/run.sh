@@ -2,7 +2,8 @@
 # The protocol-4 boards of issue 32 ("Every method and every victim on the board"), at the
 # presets leaderboards/preset-choice chose: the methods board at canary-v48 (every registered
 # method and control on unet at 4, 8, 16 and 32/255, seeds 0-3: 4 seeds detect a 0.05 paired
-# difference there), then the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every
+# difference there; with voxshield without its z-term, the one variant of VoxShield's ablation
+# that fell below random-roi at 4/255, leaderboards/recipe/ablation), then the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every
 # victim at 32/255, seeds 0-2) and the defense board at canary-v48 (every defense at 32/255,
 # seeds 0-2). Which methods transfer and face the defenses is the methods board's answer:
 # TRANSFER_METHODS and DEFENSE_METHODS (each "--method NAME ..."; defaults below, the methods
@@ -13,8 +14,9 @@ export SWEEP_LOG=${SWEEP_LOG:-/work/boards/log.txt} SWEEP_OUT=${SWEEP_OUT:-/work
 export SWEEP_LOG_COPY=leaderboards/methods/sweep-log.txt
 source "$(dirname "$0")/../recipe/sweep-and-commit.sh"
 METHODS=""
-for M in voxshield voxshield-pgd em em-classwise tap slicewise slicewise-tap lsp ar rem ops \
-    clean random random-roi random-signs-roi random-signs-classwise; do
+for M in voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicewise \
+    slicewise-tap lsp ar rem ops clean random random-roi random-signs-roi \
+    random-signs-classwise; do
   METHODS="$METHODS --method $M"
 done
 TRANSFER_METHODS=${TRANSFER_METHODS:---method voxshield --method em}
