@@ -421,6 +421,16 @@ def _diff_err(rows: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(np.clip(np.stack([below, above]), 0, None))
 
 
+def _walk_ticks(steps: pd.DataFrame) -> list[str]:
+    """The walk's step names, the two ends named for whose recipe they are: the first step is
+    the authors' recipe, the last uebench's (``uebench.contracts.walk.STEPS``)."""
+    from uebench.contracts.walk import STEPS
+
+    names = {0: "authors' recipe", len(STEPS) - 1: "{step}\n= uebench's recipe"}
+    return [names.get(index, "{step}").format(step=step)
+            for index, step in zip(steps["step_index"], steps["step"])]
+
+
 def walk_figure(cells: pd.DataFrame, colours: Palette, out: Path, name: str, title: str) -> str:
     """The recipe walk: each protection's paired difference to the matched random-roi (top
     row) and to the clean-trained victim (bottom row), DSC, at each step of the walk, with
@@ -450,7 +460,7 @@ def walk_figure(cells: pd.DataFrame, colours: Palette, out: Path, name: str, tit
                             color=style["color"], marker=style.get("marker", "o"),
                             linestyle=style["linestyle"], capsize=3, ms=5, lw=1.4,
                             label=method)
-            ax.set_xticks(steps["step_index"], steps["step"], rotation=30, fontsize=8)
+            ax.set_xticks(steps["step_index"], _walk_ticks(steps), rotation=30, fontsize=8)
             ax.set_title(f"{budget}: minus {against}", fontsize=10)
             ax.set_ylabel(f"DSC minus {against}")
             ax.grid(alpha=0.3)
