@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench canary leaderboard matrix scaling walk lint docs docs-test
+.PHONY: demo test bench canary leaderboard matrix boards scaling walk lint docs docs-test
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,32 @@ matrix: $(BIN)/.installed
 		--method random-roi --method voxshield --seed 0 --seed 1 --seed 2 --eps 4/255
 	$(BIN)/uebench leaderboard --add runs/records
 	$(BIN)/uebench report leaderboards/records --out leaderboards/report --cache runs/cache
+
+# The protocol-4 boards (issue 32; leaderboards/methods/run.sh runs the same from a separate
+# checkout and commits records as they land): every method and control on unet at canary-v48
+# (leaderboards/preset-choice: 4 seeds detect a 0.05 paired difference there), 4/255 and
+# 32/255 first; then the transfer board (every victim at canary-v64, 32/255) and the defense
+# board (every defense at canary-v48, 32/255) for TRANSFER_METHODS and DEFENSE_METHODS, the
+# methods the methods board shows to work. About 12 hours of 2 CPU cores; resumable.
+BOARD_METHODS := voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicewise \
+	slicewise-tap lsp ar rem ops clean random random-roi random-signs-roi random-signs-classwise
+BOARD_VICTIMS := unet swinunetr unetr segresnet dynunet attentionunet basicunetplusplus vnet unet2d
+BOARD_DEFENSES := gaussian median zlowpass slice-shuffle lowres quantize jpeg gamma affine \
+	affine-elastic nnunet-aug ueraser adv-train early-stop pretrained regrid renormalise
+TRANSFER_METHODS ?= voxshield em
+DEFENSE_METHODS ?= voxshield
+BOARDS := $(BIN)/uebench sweep --quiet --out runs/boards --workers 2 --threads 1
+boards: $(BIN)/.installed
+	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_METHODS:%=--method %) \
+		--seed 0 --seed 1 --seed 2 --seed 3 --eps 4/255 --eps 32/255
+	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_METHODS:%=--method %) \
+		--seed 0 --seed 1 --seed 2 --seed 3 --eps 8/255 --eps 16/255
+	$(BOARDS) --preset canary-v64 $(BOARD_VICTIMS:%=--victim %) \
+		$(TRANSFER_METHODS:%=--method %) --method clean --method random-roi \
+		--seed 0 --seed 1 --seed 2 --eps 32/255
+	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_DEFENSES:%=--defense %) \
+		$(DEFENSE_METHODS:%=--method %) --method clean --method random-roi \
+		--seed 0 --seed 1 --seed 2 --eps 32/255
 
 # The scale study (docs/studies/scale.md; hours on 2 CPU cores), resumable from the committed
 # records: 4/255 at every point, the 32/255 positive control at the base and each axis's
