@@ -16,6 +16,7 @@ import pandas as pd
 
 from uebench.contracts.walk import STEPS, WALK_BASE
 from uebench.results import records as rec
+from uebench.results.ablation_board import render_saturation
 from uebench.results.curves import curve_table, flag_below
 from uebench.results.leaderboard import write_board
 from uebench.results.records import Record
@@ -71,11 +72,12 @@ HEADER = (
 
 
 def render_walk(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.DataFrame]:
-    """Write ``walk.md`` and ``walk.csv`` into ``out_dir`` from the records in
-    ``records_dir``; returns the paths and the cells (for the figure)."""
+    """Write ``walk.md`` and ``walk.csv``, and VoxShield's per-epoch saturation at each step
+    (``saturation.md``/``.csv``, ``ablation_board.render_saturation``), into ``out_dir`` from
+    the records in ``records_dir``; returns the paths and the cells (for the figure)."""
     records = rec.load_records(records_dir)
     cells = walk_cells(records)
     out_dir.mkdir(parents=True, exist_ok=True)
-    board = write_board("walk", scaling_table(cells), walk_records(records),
-                        header(cells, HEADER), out_dir)
-    return board, cells
+    walked = walk_records(records)
+    board = write_board("walk", scaling_table(cells), walked, header(cells, HEADER), out_dir)
+    return board + render_saturation(walked, out_dir), cells
