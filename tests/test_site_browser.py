@@ -1,9 +1,10 @@
 """The built documentation site in a real browser (the system's headless Chromium, driven by
 Playwright; no browser is downloaded): every page loads with no console error, no failed or
 off-site request and no broken image or internal link; a leaderboard table sorts when its
-header is clicked and filters; a method page shows its figure. Skipped, saying why, where
-Chromium, Playwright or MkDocs is missing; CI (.ci/run) installs them. ``$UEBENCH_SITE``
-names an already built site (``make docs`` builds one in ``site/``) instead of building one."""
+header is clicked and filters; a method page and each study's page show their figures.
+Skipped, saying why, where Chromium, Playwright or MkDocs is missing; CI (.ci/run) installs
+them. ``$UEBENCH_SITE`` names an already built site (``make docs`` builds one in ``site/``)
+instead of building one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from urllib.parse import urldefrag, urlparse
 
 import pytest
 
+from uebench.site.boards import SETS
 from uebench.site.preview import serve
 from uebench.site.screenshot import SHOTS, VIEWPORT, launch, missing, shoot
 
@@ -154,6 +156,18 @@ def test_method_page_shows_its_figure(browser):
     assert figure.evaluate("i => i.complete && i.naturalWidth") > 300
     figure.scroll_into_view_if_needed()
     assert figure.is_visible() and figure.bounding_box()["height"] > 200
+
+
+@pytest.mark.parametrize("slug", [s.slug for s in SETS if s.kind != "leaderboard"])
+def test_study_page_shows_its_figure(browser, slug):
+    """The scale study's, the recipe walk's and the ablation's pages show their figures."""
+    chromium, base = browser
+    page = chromium.new_page(viewport=VIEWPORT)
+    page.goto(base + f"leaderboard/{slug}/", wait_until="load")
+    figures = page.locator(f'img[src*="figures/{slug}-"]')
+    assert figures.count() >= 1
+    for i in range(figures.count()):
+        assert figures.nth(i).evaluate("i => i.complete && i.naturalWidth") > 300
 
 
 def test_screenshots(browser, tmp_path):

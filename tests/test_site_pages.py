@@ -167,5 +167,6 @@ def test_sort_keys(text, key):
 
 
 def test_cells_are_formatted_as_the_markdown_boards():
-    assert [cell_text(v) for v in (None, float("nan"), 3, 0.12345678, 1e-05, "4/255")] == [
-        "", "", "3", "0.1235", "1e-05", "4/255"]
+    assert [cell_text(v) for v in (None, float("nan"), 3, 0.12345678, 1e-05, "4/255",
+                                   " (3 never)")] == [
+        "", "", "3", "0.1235", "1e-05", "4/255", "(3 never)"]

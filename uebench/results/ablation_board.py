@@ -23,7 +23,7 @@ import pandas as pd
 
 from uebench.results import records as rec
 from uebench.results.curves import curve_table, flag_below
-from uebench.results.leaderboard import write_board
+from uebench.results.leaderboard import Board, write_board
 from uebench.results.records import Record
 from uebench.results.scaling import COMPARISONS, header, scaling_table
 from uebench.results.scaling import HEADER as SCALING_HEADER
@@ -166,22 +166,34 @@ SATURATION_HEADER = (
 )
 
 
+def ablation_boards(records: list[Record], cells: pd.DataFrame) -> dict[str, Board]:
+    """The ablation board of ``cells`` (``ablation_cells(records)``) and the saturation board
+    of ``records`` (``saturation_boards``), each with its header: what ``render_ablation``
+    writes and the documentation site shows."""
+    return {"ablation": Board(scaling_table(cells), header(cells, HEADER)),
+            **saturation_boards(records)}
+
+
 def render_ablation(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.DataFrame]:
     """Write ``ablation.md``/``.csv`` and ``saturation.md``/``.csv`` into ``out_dir`` from the
     records in ``records_dir``; returns the paths and the board's cells (for the figure)."""
     records = rec.load_records(records_dir)
     cells = ablation_cells(records)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = write_board("ablation", scaling_table(cells), records, header(cells, HEADER),
-                          out_dir)
-    return written + render_saturation(records, out_dir), cells
+    return write_boards(ablation_boards(records, cells), records, out_dir), cells
 
 
-def render_saturation(records: list[Record], out_dir: Path) -> list[Path]:
-    """Write ``saturation.md``/``.csv`` of the VoxShield records with a history; none
-    written when no record has one."""
+def saturation_boards(records: list[Record]) -> dict[str, Board]:
+    """The saturation board of the VoxShield records with a history, with its header; empty
+    when no record has one."""
     rows = saturation_rows(records)
-    if rows.empty:
-        return []
-    return write_board("saturation", saturation_table(rows), records, SATURATION_HEADER,
-                       out_dir)
+    return {} if rows.empty else {"saturation": Board(saturation_table(rows),
+                                                      SATURATION_HEADER)}
+
+
+def write_boards(boards: dict[str, Board], records: list[Record], out_dir: Path) -> list[Path]:
+    """Write each of ``boards`` as ``<name>.md``/``.csv`` into ``out_dir`` (``write_board``);
+    returns the paths."""
+    return [path for name, board in boards.items()
+            for path in write_board(name, board.table, records, board.header, out_dir)]
+

@@ -16,9 +16,9 @@ import pandas as pd
 
 from uebench.contracts.walk import STEPS, WALK_BASE
 from uebench.results import records as rec
-from uebench.results.ablation_board import render_saturation
+from uebench.results.ablation_board import saturation_boards, write_boards
 from uebench.results.curves import curve_table, flag_below
-from uebench.results.leaderboard import write_board
+from uebench.results.leaderboard import Board
 from uebench.results.records import Record
 from uebench.results.scaling import COMPARISONS, header, scaling_table
 from uebench.results.scaling import HEADER as SCALING_HEADER
@@ -71,13 +71,21 @@ HEADER = (
 )
 
 
+def walk_boards(records: list[Record], cells: pd.DataFrame) -> dict[str, Board]:
+    """The walk board of ``cells`` (``walk_cells``) and VoxShield's per-epoch saturation at
+    each step (``ablation_board.saturation_boards``) of the walk's ``records``
+    (``walk_records``), each with its header: what ``render_walk`` writes and the
+    documentation site shows."""
+    return {"walk": Board(scaling_table(cells), header(cells, HEADER)),
+            **saturation_boards(records)}
+
+
 def render_walk(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.DataFrame]:
     """Write ``walk.md`` and ``walk.csv``, and VoxShield's per-epoch saturation at each step
-    (``saturation.md``/``.csv``, ``ablation_board.render_saturation``), into ``out_dir`` from
-    the records in ``records_dir``; returns the paths and the cells (for the figure)."""
+    (``saturation.md``/``.csv``), into ``out_dir`` from the records in ``records_dir``;
+    returns the paths and the cells (for the figure)."""
     records = rec.load_records(records_dir)
     cells = walk_cells(records)
     out_dir.mkdir(parents=True, exist_ok=True)
     walked = walk_records(records)
-    board = write_board("walk", scaling_table(cells), walked, header(cells, HEADER), out_dir)
-    return board + render_saturation(walked, out_dir), cells
+    return write_boards(walk_boards(walked, cells), walked, out_dir), cells

@@ -18,7 +18,7 @@ class BoardSet:
     title: str
     boards: str  # the folder of the committed Markdown/CSV boards, relative to ROOT
     note: str
-    kind: str = "leaderboard"  # "leaderboard" (uebench leaderboard) or "scaling" (uebench scaling)
+    kind: str = "leaderboard"  # how its boards are rendered: a key of uebench.site.load.KINDS
 
     @property
     def records(self) -> Path:
@@ -44,6 +44,21 @@ SETS = (
              "Each protection's paired difference to the matched random-roi along four axes "
              "of compute (surrogate updates, victim epochs, volume, training cases).",
              kind="scaling"),
+    BoardSet("recipe-walk", "The recipe walk", "leaderboards/recipe",
+             "canary-e200 (32^3, 200 victim epochs) under each victim recipe from the VoxShield "
+             "authors' (walk-authors) to uebench's (canary-e200), one factor at a time: clean, "
+             "random-roi, em and voxshield (also without its z-term) on unet, seeds 0-2, 4/255 "
+             "at every step, 8/255 and 32/255 at both ends; saturation: VoxShield's generator "
+             "per epoch at each step. A sweep commits the records as its steps finish; this page "
+             "shows those committed. The study: [the recipe walk](../studies/recipe.md).",
+             kind="walk"),
+    BoardSet("recipe-ablation", "VoxShield's ablation", "leaderboards/recipe/ablation",
+             "VoxShield with its z-term, its logit term or both switched off, or its z-term "
+             "scaled by slice area, beside its defaults, random-roi and the clean-trained "
+             "victim: canary (32^3, uebench's recipe), unet, 4/255 and 32/255, seeds 0-2; "
+             "saturation: its generator per epoch. The study: "
+             "[the recipe walk and VoxShield's ablation](../studies/recipe.md).",
+             kind="ablation"),
     BoardSet("protocol-2-gpu", "Protocol 2, GPU (archived)", "leaderboards/archive/protocol-2/gpu",
              "Every method on one H100 under protocol 2, whose surrogates stopped at 120 "
              "updates (most below fit_dsc: the † cells). Kept for the record; not comparable "

@@ -30,20 +30,20 @@ def write_pages(sets: list[LoadedSet], staging: Path) -> None:
     figures.mkdir()
     methods: dict[str, list[str]] = {}
     drawn: set[str] = set()
-    for loaded in sets:
+    board_sets = [s for s in sets if s.board_set.kind == "leaderboard"]
+    for loaded in board_sets:  # a method's page covers the leaderboard sets
         slug = loaded.board_set.slug
-        (board_dir / page_name(slug)).write_text(board_page(loaded))
-        for source in report_figures(loaded):
-            shutil.copyfile(source, figures / figure_name(slug, source))
-        if loaded.board_set.kind != "leaderboard":
-            continue
         for method in sorted({r["spec"]["method"] for r in loaded.records}):
             methods.setdefault(method, []).append(slug)
             file = figure_file(method, slug)
             if method_figure(loaded.cells, method, figures / file,
                              f"{method}, {loaded.board_set.title}"):
                 drawn.add(file)
-    board_sets = [s for s in sets if s.board_set.kind == "leaderboard"]
+    for loaded in sets:
+        slug = loaded.board_set.slug
+        (board_dir / page_name(slug)).write_text(board_page(loaded, set(methods)))
+        for source in report_figures(loaded):
+            shutil.copyfile(source, figures / figure_name(slug, source))
     for method in methods:
         (board_dir / "methods" / f"{method}.md").write_text(
             method_page(method, board_sets, drawn))

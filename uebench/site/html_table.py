@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 FILTER_COLUMNS = ("dataset", "preset", "victim", "defense", "method", "epsilon", "axis",
-                  "budget", "protected_fraction")
+                  "value", "variant", "budget", "protected_fraction")
 """The columns a reader filters by, where a table has them."""
 
 _FRACTION = re.compile(r"^([<>]\s*)?([-+]?\d+(?:\.\d+)?)/(\d+)")
@@ -36,7 +36,7 @@ def cell_text(value: Any) -> str:
         return format(float(value), ".4g")
     if value is pd.NA or value is pd.NaT:
         return ""
-    return str(value)
+    return str(value).strip()  # as tabulate, which strips a cell's surrounding whitespace
 
 
 def sort_key(text: str) -> float | None:
