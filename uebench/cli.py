@@ -490,24 +490,12 @@ def ablation_command(records, out, figure):
     and the saturation table (saturation.md: how fast each variant's delta reaches the bound
     and when its signs freeze) from the run records in RECORDS; --figure PATH draws the
     per-epoch saturation."""
-    from uebench.report.figures import palette, saturation_figure
-    from uebench.results import records as rec
-    from uebench.results.ablation_board import METHOD, render_ablation
+    from uebench.report.figures import saturation_figure
+    from uebench.results.ablation_board import render_ablation
 
-    try:
-        written, _ = render_ablation(records, out)
-    except ValueError as error:  # RecordError, no VoxShield record, several presets
-        raise InputError(str(error)) from None
-    for path in written:
-        click.echo(f"wrote {path}")
-    if figure is not None:
-        runs = [r for r in rec.load_records(records) if r["spec"]["method"] == METHOD]
-        colours = palette({rec.method_label(r): rec.role(r) for r in runs})
-        figure.parent.mkdir(parents=True, exist_ok=True)
-        saturation_figure(runs, colours, figure.parent, figure.name,
-                          "VoxShield's generator per epoch: saturation, sign flips and "
-                          "the surrogate's fit (one line per seed)")
-        click.echo(f"wrote {figure}")
+    _board_and_figure(render_ablation, saturation_figure, records, out, figure,
+                      "VoxShield's generator per epoch: saturation, sign flips and the "
+                      "surrogate's fit (one line per seed)")
 
 
 @main.command("export-decathlon")

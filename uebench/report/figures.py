@@ -468,36 +468,32 @@ def walk_figure(cells: pd.DataFrame, colours: Palette, out: Path, name: str, tit
     return _finish(figure, axes, len(axes), title, colours, out, name)
 
 
-SATURATION_PANELS = (
-    ("roi_at_bound", "ROI voxels at the bound", "linear"),
-    ("roi_sign_flipped", "ROI voxels whose sign flipped", "symlog"),
-    ("surrogate_train_dsc", "surrogate train DSC", "linear"),
-)
-"""The per-epoch history fields the saturation figure draws, one row each."""
+SATURATION_PANELS = {
+    "roi_at_bound": ("ROI voxels at the bound", "linear"),
+    "roi_sign_flipped": ("ROI voxels whose sign flipped", "symlog"),
+    "surrogate_train_dsc": ("surrogate train DSC", "linear"),
+}
+"""The per-epoch history fields the saturation figure draws, one row each: label, y scale."""
 
 
-def saturation_figure(records: list[Record], colours: Palette, out: Path, name: str,
+def saturation_figure(history: pd.DataFrame, colours: Palette, out: Path, name: str,
                       title: str) -> str:
-    """VoxShield's generator per epoch, from each record's ``method.history``: the share of
-    ROI voxels at the bound, the share whose sign flipped since the last epoch, and the
-    surrogate's train DSC (rows), one column per budget, one colour per method label and one
-    thin line per seed. A text panel when no record has a history."""
-    runs = [r for r in records if r["method"].get("history")]
-    if not runs:
+    """VoxShield's generator per epoch, from ``uebench.results.ablation_board.history_rows``:
+    the share of ROI voxels at the bound, the share whose sign flipped since the last epoch,
+    and the surrogate's train DSC (rows), one column per budget, one colour per method label
+    and one thin line per seed. A text panel when there is no history."""
+    if history.empty:
         return text_panel(out, name, "no record with a per-epoch generator history")
-    budgets = sorted({r["spec"]["epsilon"] for r in runs})
+    budgets = sorted(history["budget"].unique())
     figure = _new_figure(4.4 * len(budgets) + 2.6, 8.0)
     grid = figure.subplots(len(SATURATION_PANELS), len(budgets), squeeze=False, sharex="col")
     for col, budget in enumerate(budgets):
-        for record in (r for r in runs if r["spec"]["epsilon"] == budget):
-            label = rec.method_label(record)
-            history = record["method"]["history"]
-            epochs = [entry["epoch"] for entry in history]
-            for row, (field, _, _) in enumerate(SATURATION_PANELS):
-                values = [entry.get(field, np.nan) for entry in history]
-                grid[row, col].plot(epochs, values, color=colours.styles[label]["color"],
-                                    lw=1.0, alpha=0.8, label=label)
-        for row, (_, ylabel, scale) in enumerate(SATURATION_PANELS):
+        runs = history[history["budget"] == budget].groupby(["method", "seed"], sort=True)
+        for (label, _), run in runs:
+            for row, field in enumerate(SATURATION_PANELS):
+                grid[row, col].plot(run["epoch"], run[field], lw=1.0, alpha=0.8, label=label,
+                                    color=colours.styles[label]["color"])
+        for row, (ylabel, scale) in enumerate(SATURATION_PANELS.values()):
             ax = grid[row, col]
             if scale == "symlog":
                 ax.set_yscale("symlog", linthresh=1e-3)

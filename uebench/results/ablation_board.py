@@ -176,11 +176,27 @@ def ablation_boards(records: list[Record], cells: pd.DataFrame) -> dict[str, Boa
 
 def render_ablation(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.DataFrame]:
     """Write ``ablation.md``/``.csv`` and ``saturation.md``/``.csv`` into ``out_dir`` from the
-    records in ``records_dir``; returns the paths and the board's cells (for the figure)."""
+    records in ``records_dir``; returns the paths and the generator's per-epoch history
+    (``history_rows``, for the saturation figure)."""
     records = rec.load_records(records_dir)
     cells = ablation_cells(records)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return write_boards(ablation_boards(records, cells), records, out_dir), cells
+    return write_boards(ablation_boards(records, cells), records, out_dir), history_rows(records)
+
+
+HISTORY_FIELDS = ("roi_at_bound", "roi_sign_flipped", "surrogate_train_dsc")
+"""The per-epoch generator fields the saturation figure draws."""
+
+
+def history_rows(records: list[Record]) -> pd.DataFrame:
+    """One row per epoch of each VoxShield record's generator history: its method label and
+    role (as the figures' palette takes them), budget, seed, epoch and ``HISTORY_FIELDS``."""
+    return pd.DataFrame([
+        {"method": rec.method_label(record), "role": rec.role(record),
+         "budget": record["spec"]["epsilon"], "seed": record["spec"]["seed"],
+         "epoch": entry["epoch"], **{field: entry.get(field, np.nan) for field in HISTORY_FIELDS}}
+        for record in records if record["spec"]["method"] == METHOD
+        for entry in record["method"].get("history") or []])
 
 
 def saturation_boards(records: list[Record]) -> dict[str, Board]:
