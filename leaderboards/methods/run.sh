@@ -9,7 +9,8 @@
 # TRANSFER_METHODS and DEFENSE_METHODS (each "--method NAME ..."; defaults below, the methods
 # the protocol-3 boards and the issue's hand tries showed an effect at 32/255).
 # From a separate checkout (sweep-and-commit.sh), one torch thread per worker, resumable:
-# stages cached, recorded runs skipped, each step's records committed as they land.
+# stages cached, recorded runs skipped, each step's records committed as they land (the
+# methods board a seed at a time: the ends, 4/255 and 32/255, first).
 export SWEEP_LOG=${SWEEP_LOG:-/work/boards/log.txt} SWEEP_OUT=${SWEEP_OUT:-/work/boards/runs}
 export SWEEP_LOG_COPY=leaderboards/methods/sweep-log.txt
 source "$(dirname "$0")/../recipe/sweep-and-commit.sh"
@@ -33,10 +34,13 @@ for D in gaussian median zlowpass slice-shuffle lowres quantize jpeg gamma affin
 done
 BOARD=$MAIN/leaderboards/methods/records
 {
-DEST=$BOARD sweep_and_commit "the methods board at 4/255 and 32/255" $METHODS \
-  --seed 0 --seed 1 --seed 2 --seed 3 --eps 4/255 --eps 32/255 --preset canary-v48
-DEST=$BOARD sweep_and_commit "the methods board at 8/255 and 16/255" $METHODS \
-  --seed 0 --seed 1 --seed 2 --seed 3 --eps 8/255 --eps 16/255 --preset canary-v48
+for PAIR in "4/255 32/255" "8/255 16/255"; do
+  set -- $PAIR
+  for SEED in 0 1 2 3; do  # a seed a step, so each ~35 min of records is committed
+    DEST=$BOARD sweep_and_commit "the methods board at $1 and $2, seed $SEED" $METHODS \
+      --seed "$SEED" --eps "$1" --eps "$2" --preset canary-v48
+  done
+done
 DEST=$MAIN/leaderboards/transfer/records VICTIMS=$ALL_VICTIMS sweep_and_commit \
   "the transfer board at 32/255" $TRANSFER_METHODS $CONTROLS --seed 0 --seed 1 --seed 2 \
   --eps 32/255 --preset canary-v64
