@@ -155,7 +155,7 @@ def test_rendered_boards_flag_by_q_and_show_p_beside_q(tmp_path, monkeypatch):
     at p < 0.05 three would be ↓; the boards flag the one whose q is below 0.05."""
     levels = {"a": 0.5, "b": 0.6, "c": 0.7, "e": 0.8, "random-roi": 0.9}
     p_of = {0.5: 0.01, 0.6: 0.04, 0.7: 0.03, 0.8: 0.2}
-    monkeypatch.setattr(stats, "paired_comparison", lambda method, control: (
+    monkeypatch.setattr(stats, "paired_comparison", lambda method, control, test: (
         p_of.get(round(method[0]["case-0"], 2), math.nan), -0.1, -0.2, 0.0))
     folder = tmp_path / "records"
     folder.mkdir()

@@ -131,6 +131,21 @@ def test_the_pick_skips_weak_victims_and_other_recipes():
         {"preset": "authors", "recipe": "authors", "weak_clean_seeds": 0, "board_h_run": 2.0},
         {"preset": "cheap", "recipe": "uebench", "weak_clean_seeds": 0, "board_h_run": 5.0},
         {"preset": "big", "recipe": "uebench", "weak_clean_seeds": 0, "board_h_run": 9.0},
-    ]).assign(victim="unet", board_h_hi=20.0, swinunetr_fits=[True, False, False, True])
+    ]).assign(victim="unet", board_h_hi=20.0, swinunetr_fits=[True, False, False, True],
+              protocol=3)
     assert pc.pick(table)["preset"] == "cheap"
     assert pc.pick(table, transfer=True)["preset"] == "big"
+
+
+def test_the_pick_compares_costs_within_the_protocol_that_measured_most_candidates():
+    """A protocol-4 row (its runs with the allocator, cheaper by ~0.72x) does not win on a
+    cost that protocol 3's rows could not have had."""
+    import pandas as pd
+
+    table = pd.DataFrame([
+        {"preset": "a", "protocol": 3, "board_h_run": 6.8},
+        {"preset": "b", "protocol": 3, "board_h_run": 7.0},
+        {"preset": "a-later", "protocol": 4, "board_h_run": 6.4},
+    ]).assign(victim="unet", recipe="uebench", weak_clean_seeds=0, board_h_hi=20.0,
+              swinunetr_fits=False)
+    assert pc.pick(table)["preset"] == "a"

@@ -39,7 +39,7 @@ def test_the_board_flags_both_comparisons_by_q_over_one_family(monkeypatch):
     below 0.05, two stay below it after Benjamini-Hochberg (q 0.005; the rest q >= 0.056)."""
     p_values = itertools.cycle([0.001, 0.04, 0.03, 0.2, 0.045])
     monkeypatch.setattr(stats, "paired_comparison",
-                        lambda method, control: (next(p_values), -0.1, -0.2, -0.01))
+                        lambda method, control, test: (next(p_values), -0.1, -0.2, -0.01))
     cells = walk_cells(walk())
     assert family_size(cells, COMPARISONS) == 10
     table = scaling_table(cells)

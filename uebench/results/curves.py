@@ -35,8 +35,9 @@ class _Cells:
     """Per-seed per-case protected scores for each cell (keyed by the cell's fields with
     the L-inf budget, NaN for other norms, before the budget label), clean-trained scores
     for each (dataset, preset, victim), ROI PSNR per cell, each method label's role, the
-    cells of the matched control (its method without overrides), and per cell the seeds whose
-    surrogate stopped below fit_dsc."""
+    cells of the matched control (its method without overrides), per cell the seeds whose
+    surrogate stopped below fit_dsc and the paired test of its records' protocol
+    (``stats.paired_test_of``)."""
 
     scores: dict[tuple, dict[int, dict[str, float]]] = field(
         default_factory=lambda: defaultdict(dict))
@@ -46,6 +47,7 @@ class _Cells:
     roles: dict[str, str] = field(default_factory=dict)
     controls: set[tuple] = field(default_factory=set)
     short: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
+    tests: dict[tuple, str] = field(default_factory=dict)
 
 
 def _cells(records: list[Record]) -> _Cells:
@@ -66,6 +68,7 @@ def _cells(records: list[Record]) -> _Cells:
         value = record["fidelity"].get("psnr_roi")
         psnr[key].append(math.nan if value is None else value)
         out.short[key] += rec.surrogate_short(record)
+        out.tests[key] = stats.paired_test_of(rec.protocol_of(record))
     return out
 
 
@@ -82,12 +85,12 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
     the same victim, relative DSC, the one-sided paired test against the matched control (the
     method whose role is ``matched-control``: random-roi; same dataset, preset, victim,
     defense and budget) and the paired difference to it with its interval (``diff_*``:
-    protected minus control; test and interval from one bootstrap,
-    ``stats.paired_comparison``), the same comparison against the clean-trained victim of the
-    same seeds (``clean_diff_*``, ``p_below_clean``: did training on the protected data lower
-    the DSC at all, whatever the control did), the mean ROI PSNR and the seeds whose surrogate
-    stopped below fit_dsc (``records.surrogate_short``). The p are raw; whether a cell is
-    below is a board's call (``flag_below``)."""
+    protected minus control; test and interval by ``paired_test``, the test of the records'
+    protocol, ``stats.paired_comparison``), the same comparison against the clean-trained
+    victim of the same seeds (``clean_diff_*``, ``p_below_clean``: did training on the
+    protected data lower the DSC at all, whatever the control did), the mean ROI PSNR and the
+    seeds whose surrogate stopped below fit_dsc (``records.surrogate_short``). The p are raw;
+    whether a cell is below is a board's call (``flag_below``)."""
     found = _cells(records)
     cells, psnr = found.scores, found.psnr
     references = {key: stats.interval(list(seeds.values()))
@@ -99,10 +102,12 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
         clean_mean, clean_low, clean_high = references[key[:3]]
         control = _control_of(found, key)
         compared = control is not None and key not in found.controls
+        test = found.tests[key]
         p_value, diff_mean, diff_low, diff_high = (
-            stats.paired_comparison(seeds, cells[control]) if compared else (math.nan,) * 4)
+            stats.paired_comparison(seeds, cells[control], test) if compared
+            else (math.nan,) * 4)
         clean_p, clean_diff, clean_diff_low, clean_diff_high = (
-            stats.paired_comparison(seeds, found.clean[key[:3]])
+            stats.paired_comparison(seeds, found.clean[key[:3]], test)
             if found.roles[method] != REFERENCE else (math.nan,) * 4)
         rows.append({
             "dataset": dataset, "preset": preset, "victim": victim, "defense": defense,
@@ -116,7 +121,7 @@ def curve_table(records: list[Record]) -> pd.DataFrame:
             "p_below_clean": clean_p, "clean_diff_mean": clean_diff,
             "clean_diff_lo": clean_diff_low, "clean_diff_hi": clean_diff_high,
             "psnr_roi": _finite_mean(psnr[key]),
-            "surrogate_short_seeds": found.short[key],
+            "surrogate_short_seeds": found.short[key], "paired_test": test,
         })
     return pd.DataFrame(rows)
 
@@ -126,6 +131,17 @@ def _family(cells: pd.DataFrame, comparisons: tuple[str, ...]) -> pd.DataFrame:
     tests = pd.concat([cells[CELL_ID].assign(test=name, p=cells[TESTS[name][0]])
                        for name in comparisons], ignore_index=True)
     return tests.drop_duplicates([*CELL_ID, "test"]).dropna(subset="p")
+
+
+def paired_test(cells: pd.DataFrame | None) -> str:
+    """The paired test (``stats.PAIRED_TESTS``) of a board's ``cells``: one, as a board holds
+    one protocol (the bootstrap when the board shows no cell); ``ValueError`` when they mix."""
+    if cells is None or cells.empty:
+        return stats.BOOTSTRAP
+    tests = set(cells["paired_test"])
+    if len(tests) > 1:
+        raise ValueError(f"a board mixes paired tests {sorted(tests)}: records of two protocols")
+    return tests.pop()
 
 
 def family_size(cells: pd.DataFrame, comparisons: tuple[str, ...] = ("control",)) -> int:

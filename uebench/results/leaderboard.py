@@ -24,7 +24,7 @@ import pandas as pd
 
 from uebench.results import records as rec
 from uebench.results import stats
-from uebench.results.curves import curve_table, eps50_table, family_size, flag_below
+from uebench.results.curves import curve_table, eps50_table, family_size, flag_below, paired_test
 from uebench.results.defense_board import BREAKS_RULE, defense_table
 from uebench.results.partial_curve import partial_table
 from uebench.results.records import (
@@ -362,7 +362,7 @@ def header(name: str, cells: pd.DataFrame | None = None) -> str:
     if TESTS not in text:
         return text
     return text.replace(TESTS, stats.fdr_sentence(BELOW_CONTROL, family_size(cells),
-                                                  name in SHOWS_P))
+                                                  name in SHOWS_P, paired_test(cells)))
 
 
 DEVICE_TEXT = {"cpu": "victims trained on CPU", "cuda": "victims trained on a CUDA GPU"}

@@ -18,7 +18,7 @@ import pandas as pd
 from uebench.contracts.scaling import AXES, AXIS_TEXT, BASE, points
 from uebench.results import records as rec
 from uebench.results import stats
-from uebench.results.curves import curve_table, family_size, flag_below
+from uebench.results.curves import curve_table, family_size, flag_below, paired_test
 from uebench.results.leaderboard import INTERVALS, interval_text, surrogate_mark, write_board
 from uebench.results.records import Record
 
@@ -117,9 +117,9 @@ HEADER = (
     "protected cell's seeds; protected_dsc_95ci = the protected-trained DSC; "
     "minus_random_roi_95ci = the paired difference to the matched random-roi cell (protected "
     "minus control, per seed and test case, over the seeds both have; negative = the "
-    "protection lowers the DSC more than random noise in the same ROI), with its 95 % paired "
-    f"hierarchical bootstrap interval when they share at least {stats.MIN_SEEDS} seeds (the "
-    "point alone with fewer); p_below_random_roi = that bootstrap's one-sided p (blank "
+    "protection lowers the DSC more than random noise in the same ROI), with its 95 % "
+    f"{{interval}} when they share at least {stats.MIN_SEEDS} seeds (the "
+    "point alone with fewer); p_below_random_roi = that {test}'s one-sided p (blank "
     f"with fewer than {stats.MIN_SEEDS} shared seeds) and q_below_random_roi its q; "
     "minus_clean_trained_95ci, p_below_clean_trained and q_below_clean_trained = the same "
     "comparison against the clean-trained victim of the same preset and seeds (for the "
@@ -127,14 +127,23 @@ HEADER = (
     "clean-trained, which this column shows); clean_trained_95ci = the clean-trained "
     f"reference of the same preset and victim. {INTERVALS} {{tests}}"
 )
-"""The header, with ``{tests}`` where ``header`` says the board's ↓."""
+"""The header, with ``{tests}`` where ``header`` says the board's ↓ and ``{interval}`` and
+``{test}`` where it names the paired test (``DIFFERENCE_INTERVALS``)."""
+DIFFERENCE_INTERVALS = {
+    stats.BOOTSTRAP: ("paired hierarchical bootstrap interval", "bootstrap"),
+    stats.T_TEST: ("t interval over the seeds' mean differences", "t-test"),
+}
+"""Per paired test: its interval of a difference and its name, as the header says them."""
 
 
 def header(cells: pd.DataFrame, text: str = HEADER) -> str:
     """``text`` (the scale study's header or one built on it, as the walk's) with the ↓
     sentence over the tests of the flagged ``cells`` the board shows."""
-    return text.replace("{tests}", stats.fdr_sentence(
-        BELOW, family_size(cells, COMPARISONS), shows_p=True))
+    test = paired_test(cells)
+    interval, name = DIFFERENCE_INTERVALS[test]
+    return (text.replace("{interval}", interval).replace("{test}", name)
+            .replace("{tests}", stats.fdr_sentence(BELOW, family_size(cells, COMPARISONS),
+                                                   shows_p=True, test=test)))
 
 
 def render_scaling(records_dir: Path, out_dir: Path) -> tuple[list[Path], pd.DataFrame]:
