@@ -66,20 +66,24 @@ matrix: $(BIN)/.installed
 # (leaderboards/preset-choice: 4 seeds detect a 0.05 paired difference there), 4/255 and
 # 32/255 first; then the transfer board (every victim at canary-v64, 32/255) and the defense
 # board (every defense at canary-v48, 32/255) for TRANSFER_METHODS and DEFENSE_METHODS, the
-# methods the methods board shows to work. About 12 hours of 2 CPU cores; resumable.
+# methods the methods board shows to work (no default: `make boards` stops after the methods
+# board until they are set). About 12 hours of 2 CPU cores; resumable.
 BOARD_METHODS := voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicewise \
 	slicewise-tap lsp ar rem ops clean random random-roi random-signs-roi random-signs-classwise
 BOARD_VICTIMS := unet swinunetr unetr segresnet dynunet attentionunet basicunetplusplus vnet unet2d
 BOARD_DEFENSES := gaussian median zlowpass slice-shuffle lowres quantize jpeg gamma affine \
 	affine-elastic nnunet-aug ueraser adv-train early-stop pretrained regrid renormalise
-TRANSFER_METHODS ?= voxshield em
-DEFENSE_METHODS ?= voxshield
+TRANSFER_METHODS ?=
+DEFENSE_METHODS ?=
 BOARDS := $(BIN)/uebench sweep --quiet --out runs/boards --workers 2 --threads 1
 boards: $(BIN)/.installed
 	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_METHODS:%=--method %) \
 		--seed 0 --seed 1 --seed 2 --seed 3 --eps 4/255 --eps 32/255
 	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_METHODS:%=--method %) \
 		--seed 0 --seed 1 --seed 2 --seed 3 --eps 8/255 --eps 16/255
+	@test -n "$(TRANSFER_METHODS)" -a -n "$(DEFENSE_METHODS)" || { echo "the methods board" \
+		"is done: render it, then set TRANSFER_METHODS and DEFENSE_METHODS from its answer"; \
+		exit 2; }
 	$(BOARDS) --preset canary-v64 $(BOARD_VICTIMS:%=--victim %) \
 		$(TRANSFER_METHODS:%=--method %) --method clean --method random-roi \
 		--seed 0 --seed 1 --seed 2 --eps 32/255

@@ -6,8 +6,9 @@
 # that fell below random-roi at 4/255, leaderboards/recipe/ablation), then the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every
 # victim at 32/255, seeds 0-2) and the defense board at canary-v48 (every defense at 32/255,
 # seeds 0-2). Which methods transfer and face the defenses is the methods board's answer:
-# TRANSFER_METHODS and DEFENSE_METHODS (each "--method NAME ..."; defaults below, the methods
-# the protocol-3 boards and the hand tries showed an effect at 32/255).
+# TRANSFER_METHODS and DEFENSE_METHODS (each "--method NAME ..."): no default, the script stops
+# after the methods board until they are set (the defense board's method: the strongest that the
+# attacker boards, which hold voxshield and em, do not cover).
 # From a separate checkout (sweep-and-commit.sh), one torch thread per worker, resumable:
 # stages cached, recorded runs skipped, each step's records committed as they land (the
 # methods board a seed at a time: the ends, 4/255 and 32/255, first).
@@ -20,8 +21,8 @@ for M in voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicew
     random-signs-classwise; do
   METHODS="$METHODS --method $M"
 done
-TRANSFER_METHODS=${TRANSFER_METHODS:---method voxshield --method em}
-DEFENSE_METHODS=${DEFENSE_METHODS:---method voxshield}
+TRANSFER_METHODS=${TRANSFER_METHODS:-}
+DEFENSE_METHODS=${DEFENSE_METHODS:-}
 CONTROLS="--method clean --method random-roi"
 ALL_VICTIMS=""
 for V in unet swinunetr unetr segresnet dynunet attentionunet basicunetplusplus vnet unet2d; do
@@ -41,6 +42,11 @@ for PAIR in "4/255 32/255" "8/255 16/255"; do
       --seed "$SEED" --eps "$1" --eps "$2" --preset canary-v48
   done
 done
+if [ -z "$TRANSFER_METHODS" ] || [ -z "$DEFENSE_METHODS" ]; then
+  date; echo "== stopped after the methods board: set TRANSFER_METHODS and DEFENSE_METHODS" \
+    "from its answer (render it first) to run the transfer and defense boards"
+  exit 0
+fi
 DEST=$MAIN/leaderboards/transfer/records VICTIMS=$ALL_VICTIMS sweep_and_commit \
   "the transfer board at 32/255" $TRANSFER_METHODS $CONTROLS --seed 0 --seed 1 --seed 2 \
   --eps 32/255 --preset canary-v64
