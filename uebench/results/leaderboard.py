@@ -1,13 +1,14 @@
 """Leaderboards (Markdown + CSV) rendered from run records with pandas and tabulate.
 
-Seven tables, and an eighth when records hold partial protection: grid (protected-trained DSC
-with its interval, methods x victims, the view the headline numbers come from), curves
-(protected DSC per budget with intervals, relative DSC and the matched-control test, per
-method x victim x defense) and eps50 (methods ranked by the budget that halves the
-clean-trained DSC), efficacy (clean-trained vs protected-trained on the clean test split),
-defenses (each protected cell under each defense, beside what the defense costs clean data),
-fidelity (measured on the stored form) and throughput; partial (the partial-protection curve:
-protected-trained DSC against the share of protected training cases). The boards hold one
+Six tables, and up to three more when records hold them: grid (protected-trained DSC with
+its interval, methods x victims, the view the headline numbers come from), curves (protected
+DSC per budget with intervals, relative DSC and the matched-control test, per method x victim x
+defense) and eps50 (methods ranked by the budget that halves the clean-trained DSC), efficacy
+(clean-trained vs protected-trained on the clean test split), fidelity (measured on the stored
+form) and throughput; defenses (each protected cell under each defense, beside what the defense
+costs clean data), partial (the partial-protection curve: protected-trained DSC against the
+share of protected training cases) and transfer (each protection's paired difference to
+random-roi on every victim, when records hold several). The boards hold one
 evaluation protocol (``records.PROTOCOL_VERSION``) and one kind of device (CPU or CUDA:
 training numerics differ, so CPU and GPU records are boarded apart, never pooled). Each board
 that flags cells below the matched control (↓) is one family of tests: its flags are by the
@@ -36,6 +37,7 @@ from uebench.results.records import (
     single_device_kind,
     single_protocol,
 )
+from uebench.results.transfer_board import TRANSFER_SINCE, transfer_cells, transfer_table
 from uebench.runner.evaluation import EMPTY_RULE
 
 # The cell's fields as the boards' columns (the budget label is the column ``epsilon``), and
@@ -178,6 +180,9 @@ def boards(records: list[Record]) -> dict[str, Board]:
     partial_cells = flag_below(partial_table(curve_cells))
     if not partial_cells.empty:
         out["partial"] = Board(_partial(partial_cells), header("partial", partial_cells))
+    crossed = flag_below(transfer_cells(curve_cells))
+    if not crossed.empty and protocol_of(records[0]) >= TRANSFER_SINCE:
+        out["transfer"] = Board(transfer_table(crossed), header("transfer", crossed))
     return out
 
 
@@ -340,6 +345,14 @@ HEADERS = {
                 f"records). {INTERVALS} {TESTS} p_below_random_roi: that test's p-value "
                 f"(blank when fewer than {stats.MIN_SEEDS} shared seeds); q_below_random_roi: "
                 "its q.",
+    "transfer": "The transfer matrix: each protection (made once, with its own surrogate) "
+                "trained on by every victim, no defense; a cell = the paired difference of "
+                "the protected-trained DSC to the matched random-roi control on that victim "
+                "(protected minus control, per seed and test case, over the seeds both have; "
+                "negative = the protection lowers that victim's DSC more than random noise in "
+                "the same ROI) with its 95 % interval (the test's, below; the point alone with "
+                f"fewer than {stats.MIN_SEEDS} shared seeds; — = no control run); seeds = the "
+                f"fewest seeds of the row's cells. {TESTS} Blank = not run yet.",
     "fidelity": "Measured on the stored form of the released volumes (int8 for L-inf "
                 "budgets, float32 for L0), mean over the training cases. PSNR (dB, data "
                 "range 1; empty = infinite) and 3D SSIM (MONAI), whole volume and foreground "

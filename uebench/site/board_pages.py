@@ -11,8 +11,8 @@ from uebench.site.boards import ROOT, SETS
 from uebench.site.html_table import html_table
 from uebench.site.load import LoadedSet
 
-ORDER = ("grid", "curves", "eps50", "defenses", "partial", "scaling", "walk", "ablation",
-         "saturation", "efficacy", "fidelity", "throughput")
+ORDER = ("grid", "curves", "eps50", "transfer", "defenses", "partial", "scaling", "walk",
+         "ablation", "saturation", "efficacy", "fidelity", "throughput")
 """The boards in the order a page shows them: the overview first, the costs last (a board
 not named here after these, in the order its set renders them)."""
 
