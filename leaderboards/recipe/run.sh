@@ -38,13 +38,18 @@ for P in walk-activation walk-augmentation walk-optimiser walk-schedule; do
 done
 DEST=$WALK sweep_and_commit "both ends at 8/255" $M $S --eps 8/255 --preset walk-authors \
   --preset canary-e200
-# Seeds 3 and 4 at both ends: under protocol 4's paired t-test the 3-seed t intervals of the
-# ends' differences straddle 0.05 (the issue's rule: 5 seeds there); 4/255 and 32/255 first.
+# Seeds 3 and 4: under protocol 4's paired t-test the 3-seed t intervals of the walk's
+# differences straddle 0.05 (the issue's rule: 5 seeds there); both ends at 4/255 and 32/255
+# first, then the middle steps at 4/255, then both ends at 8/255.
 S5="--seed 3 --seed 4"
 DEST=$WALK sweep_and_commit "both ends at 4/255 and 32/255, seeds 3-4" $M $S5 --eps 4/255 \
   --eps 32/255 --preset walk-authors --preset canary-e200
 DEST=$WALK sweep_and_commit "voxshield without its z-term at both ends at 4/255, seeds 3-4" \
   --method voxshield:lambda_z=0 $S5 --eps 4/255 --preset walk-authors --preset canary-e200
+for P in walk-activation walk-augmentation walk-optimiser walk-schedule; do
+  # victims only: each step's protections are the ends' (the protection stage is cached)
+  DEST=$WALK sweep_and_commit "$P at 4/255, seeds 3-4" $M $S5 --eps 4/255 --preset "$P"
+done
 DEST=$WALK sweep_and_commit "both ends at 8/255, seeds 3-4" $M $S5 --eps 8/255 \
   --preset walk-authors --preset canary-e200
 date; echo "== done"
