@@ -133,6 +133,19 @@ def _family(cells: pd.DataFrame, comparisons: tuple[str, ...]) -> pd.DataFrame:
     return tests.drop_duplicates([*CELL_ID, "test"]).dropna(subset="p")
 
 
+def difference_text(row: pd.Series, prefix: str, below: str) -> str:
+    """``-0.312 [-0.451, -0.170] ↓`` from the row's ``{prefix}_mean/_lo/_hi`` (↓ when its
+    ``below`` flag is set); the point alone below ``stats.MIN_SEEDS`` shared seeds; blank
+    where there is no comparison (the control against itself)."""
+    mean, low, high = (row[f"{prefix}_{part}"] for part in ("mean", "lo", "hi"))
+    if pd.isna(mean):
+        return ""
+    if pd.isna(low):
+        return f"{mean:+.3f}"
+    mark = " ↓" if row[below] else ""
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"
+
+
 def paired_test(cells: pd.DataFrame | None) -> str:
     """The paired test (``stats.PAIRED_TESTS``) of a board's ``cells``: one, as a board holds
     one protocol (the bootstrap when the board shows no cell); ``ValueError`` when they mix."""

@@ -180,8 +180,9 @@ def boards(records: list[Record]) -> dict[str, Board]:
     partial_cells = flag_below(partial_table(curve_cells))
     if not partial_cells.empty:
         out["partial"] = Board(_partial(partial_cells), header("partial", partial_cells))
-    crossed = flag_below(transfer_cells(curve_cells))
-    if not crossed.empty and protocol_of(records[0]) >= TRANSFER_SINCE:
+    crossed = (flag_below(transfer_cells(curve_cells))
+               if protocol_of(records[0]) >= TRANSFER_SINCE else pd.DataFrame())
+    if not crossed.empty:
         out["transfer"] = Board(transfer_table(crossed), header("transfer", crossed))
     return out
 
@@ -351,8 +352,8 @@ HEADERS = {
                 "(protected minus control, per seed and test case, over the seeds both have; "
                 "negative = the protection lowers that victim's DSC more than random noise in "
                 "the same ROI) with its 95 % interval (the test's, below; the point alone with "
-                f"fewer than {stats.MIN_SEEDS} shared seeds; — = no control run); seeds = the "
-                f"fewest seeds of the row's cells. {TESTS} Blank = not run yet.",
+                f"fewer than {stats.MIN_SEEDS} shared seeds); seeds = the fewest seeds of the "
+                f"row's cells. {TESTS} Blank = not run yet, or no random-roi on that victim.",
     "fidelity": "Measured on the stored form of the released volumes (int8 for L-inf "
                 "budgets, float32 for L0), mean over the training cases. PSNR (dB, data "
                 "range 1; empty = infinite) and 3D SSIM (MONAI), whole volume and foreground "

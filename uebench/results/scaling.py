@@ -18,7 +18,13 @@ import pandas as pd
 from uebench.contracts.scaling import AXES, AXIS_TEXT, BASE, points
 from uebench.results import records as rec
 from uebench.results import stats
-from uebench.results.curves import curve_table, family_size, flag_below, paired_test
+from uebench.results.curves import (
+    curve_table,
+    difference_text,
+    family_size,
+    flag_below,
+    paired_test,
+)
 from uebench.results.leaderboard import INTERVALS, interval_text, surrogate_mark, write_board
 from uebench.results.records import Record
 
@@ -67,19 +73,6 @@ def scaling_cells(records: list[Record]) -> pd.DataFrame:
                       COMPARISONS)
 
 
-def _difference_text(row: pd.Series, prefix: str, below: str) -> str:
-    """``-0.312 [-0.451, -0.170] ↓`` from the row's ``{prefix}_mean/_lo/_hi`` (↓ when its
-    ``below`` flag is set); the point alone below ``stats.MIN_SEEDS`` shared seeds; blank
-    where there is no comparison (the control against itself)."""
-    mean, low, high = (row[f"{prefix}_{part}"] for part in ("mean", "lo", "hi"))
-    if pd.isna(mean):
-        return ""
-    if pd.isna(low):
-        return f"{mean:+.3f}"
-    mark = " ↓" if row[below] else ""
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"
-
-
 def scaling_table(cells: pd.DataFrame) -> pd.DataFrame:
     """The board of ``scaling_cells`` (flagged): intervals and the differences as text,
     each p with its q beside it."""
@@ -91,11 +84,11 @@ def scaling_table(cells: pd.DataFrame) -> pd.DataFrame:
                                for m, lo, hi, short in
                                zip(cells["dsc_mean"], cells["dsc_lo"], cells["dsc_hi"],
                                    cells["surrogate_short_seeds"])],
-        "minus_random_roi_95ci": [_difference_text(row, "diff", "below_control")
+        "minus_random_roi_95ci": [difference_text(row, "diff", "below_control")
                                   for _, row in cells.iterrows()],
         "p_below_random_roi": cells["p_below_control"].round(4),
         "q_below_random_roi": cells["q_below_control"].round(4),
-        "minus_clean_trained_95ci": [_difference_text(row, "clean_diff", "below_clean")
+        "minus_clean_trained_95ci": [difference_text(row, "clean_diff", "below_clean")
                                      for _, row in cells.iterrows()],
         "p_below_clean_trained": cells["p_below_clean"].round(4),
         "q_below_clean_trained": cells["q_below_clean"].round(4),

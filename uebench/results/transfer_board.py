@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from uebench.results.curves import difference_text
 from uebench.results.records import MATCHED_CONTROL, REFERENCE
 
 TRANSFER_SINCE = 4
@@ -30,24 +31,14 @@ def transfer_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return shown if shown["victim"].nunique() > 1 else shown.iloc[:0]
 
 
-def difference_text(row: pd.Series) -> str:
-    """``-0.523 [-0.700, -0.346] ↓``: the paired difference to random-roi with its interval
-    (the point alone with too few shared seeds, ``—`` without a control) and ↓ when flagged."""
-    if pd.isna(row["diff_mean"]):
-        return "—"
-    text = f"{row['diff_mean']:+.3f}"
-    if not pd.isna(row["diff_lo"]):
-        text += f" [{row['diff_lo']:+.3f}, {row['diff_hi']:+.3f}]"
-    return text + (" ↓" if row["below_control"] else "")
-
-
 def transfer_table(flagged: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset, preset, method and budget, one column per victim: the paired
-    difference to random-roi (``difference_text``) of the flagged ``transfer_cells``, with
+    difference to random-roi (``curves.difference_text``) of the flagged ``transfer_cells``, with
     the seeds of each row's cells (their minimum over victims)."""
     if flagged.empty:
         return pd.DataFrame()
-    cells = flagged.assign(cell=flagged.apply(difference_text, axis=1))
+    cells = flagged.assign(cell=[difference_text(row, "diff", "below_control")
+                                 for _, row in flagged.iterrows()])
     ordered = cells.sort_values(["dataset", "preset", "method", "budget", "victim"])
     wide = ordered.pivot_table(index=ROW, columns="victim", values="cell", aggfunc="first",
                                sort=False)
