@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from tabulate import tabulate
 
+from benchmarks import sweep_cost
 from uebench.contracts import scaling
 from uebench.results import records as rec
 from uebench.results import stats
@@ -427,18 +428,19 @@ def cell_hours(cost: dict[str, float], seeds: int, method: str = "voxshield") ->
 def sweep_log_check(records: list[Record], path: Path = SWEEP_LOG) -> pd.DataFrame:
     """The recipe sweep's process CPU time (``/usr/bin/time``: user + system) per seed against
     the same runs' wall x threads summed from their records, each stage once: how far the
-    records' proxy is from CPU time."""
+    records' proxy is from CPU time. Only the timed steps that ran something for one seed at
+    one preset: a step of several shares its records' stages with other steps."""
     if not path.exists():
         return pd.DataFrame()
-    text = path.read_text()
+    logged = sweep_cost.steps(path.read_text())
     rows = []
-    for block in re.finditer(r'Command being timed: "([^"]*)"(.*?)Exit status', text, re.S):
-        command, body = block.group(1), block.group(2)
-        seed = int(re.search(r"--seed (\d+)", command).group(1))
-        preset = re.search(r"--preset (\S+)", command).group(1)
-        cpu = sum(float(re.search(rf"{what} time \(seconds\): ([\d.]+)", body).group(1))
-                  for what in ("User", "System"))
-        wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", body)
+    for step in logged[(logged["runs"] > 0) & logged["wall s"].notna()].to_dict("records"):
+        command = step["command"]
+        seeds, presets = (re.findall(rf"--{option} (\S+)", command)
+                          for option in ("seed", "preset"))
+        if len(seeds) != 1 or len(presets) != 1:
+            continue
+        seed, preset = int(seeds[0]), presets[0]
         runs = [r for r in records if r["spec"]["preset"] == preset
                 and r["spec"]["seed"] == seed]
         if not runs:
@@ -448,9 +450,9 @@ def sweep_log_check(records: list[Record], path: Path = SWEEP_LOG) -> pd.DataFra
                      "workers": int(re.search(r"--workers (\d+)", command).group(1)),
                      "recorded threads": "/".join(sorted({str(threads(
                          r["environment"]["device"])) for r in runs})),
-                     "sweep wall": wall.group(1), "process CPU s": round(cpu),
+                     "sweep wall s": round(step["wall s"]), "process CPU s": round(step["CPU s"]),
                      "records' wall x threads s": round(proxy),
-                     "proxy / CPU": round(proxy / cpu, 2)})
+                     "proxy / CPU": round(proxy / step["CPU s"], 2)})
     return pd.DataFrame(rows)
 
 

@@ -149,3 +149,24 @@ def test_the_pick_compares_costs_within_the_protocol_that_measured_most_candidat
     ]).assign(victim="unet", recipe="uebench", weak_clean_seeds=0, board_h_hi=20.0,
               swinunetr_fits=False)
     assert pc.pick(table)["preset"] == "a"
+
+
+def test_the_proxy_check_reads_single_seed_steps_that_ran(tmp_path):
+    """The sweep log's steps that skipped recorded runs, or mixed seeds, are not compared."""
+    record = {"spec": {"preset": "canary", "seed": 0},
+              "environment": {"device": "cpu (1 threads)"},
+              "timings": {"stage_seconds": {"protect": 45.0, "victim": None}}}
+    timed = ('\tCommand being timed: "uebench sweep --workers 2 {args}"\n'
+             "\tUser time (seconds): {cpu}\n\tSystem time (seconds): 0\n"
+             "\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:00\n\tExit status: 0\n")
+    log = tmp_path / "sweep-log.txt"
+    log.write_text(
+        "== one seed, code at abc\n[1/1] x\n"
+        + timed.format(args="--seed 0 --preset canary", cpu=90)
+        + "== skipped, code at abc\n" + timed.format(args="--seed 0 --preset canary", cpu=3)
+        + "== two seeds, code at abc\n[1/2] x\n[2/2] y\n"
+        + timed.format(args="--seed 0 --seed 1 --preset canary", cpu=200))
+    check = pc.sweep_log_check([record], log)
+    assert list(check["process CPU s"]) == [90]
+    assert list(check["sweep wall s"]) == [60]
+    assert list(check["proxy / CPU"]) == [0.5]
