@@ -48,7 +48,7 @@ SETS = (
              "canary-e200 (32^3, 200 victim epochs) under each victim recipe from the VoxShield "
              "authors' (walk-authors) to uebench's (canary-e200), one factor at a time: clean, "
              "random-roi, em and voxshield (also without its z-term) on unet, seeds 0-4, 4/255 "
-             "at every step, 8/255 (seeds 0-2) and 32/255 at both ends; saturation: "
+             "at every step, 8/255 and 32/255 at both ends; saturation: "
              "VoxShield's generator per epoch at each step. A sweep commits the records as its "
              "steps finish; this page shows those committed. The study: "
              "[the recipe walk](../studies/recipe.md).",
