@@ -1,6 +1,7 @@
 #!/bin/bash
 # The protocol-4 boards of issue 32 ("Every method and every victim on the board"), at the
-# presets leaderboards/preset-choice chose: the methods board at canary-v48 (every registered
+# presets leaderboards/preset-choice chose: the methods board, the main one (its records in
+# leaderboards/records, its boards beside them), at canary-v48 (every registered
 # method and control on unet at 4, 8, 16 and 32/255, seeds 0-3: 4 seeds detect a 0.05 paired
 # difference there; with voxshield without its z-term, the one variant of VoxShield's ablation
 # that fell below random-roi at 4/255, leaderboards/recipe/ablation), then the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every
@@ -33,7 +34,7 @@ for D in gaussian median zlowpass slice-shuffle lowres quantize jpeg gamma affin
     affine-elastic nnunet-aug ueraser adv-train early-stop pretrained regrid renormalise; do
   DEFENSES="$DEFENSES --defense $D"
 done
-BOARD=$MAIN/leaderboards/methods/records
+BOARD=$MAIN/leaderboards/records
 {
 for PAIR in "4/255 32/255" "8/255 16/255"; do
   set -- $PAIR
