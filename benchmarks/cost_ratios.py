@@ -565,8 +565,10 @@ def calibration_cpu_seconds(repeats: int = 9) -> float:
     return statistics.median(times[1:])
 
 
-def committed_victim_cost(records: Path = Path("leaderboards/records")) -> dict[str, Any]:
-    """Voxels per second x calibration seconds of the committed quick unet trainings."""
+def committed_victim_cost(records: Path = Path("leaderboards/archive/protocol-3/cpu/records")
+                          ) -> dict[str, Any]:
+    """Voxels per second x calibration seconds of the committed protocol-3 quick unet
+    trainings."""
     values = []
     for path in sorted(records.glob("*-unet-*.json")):
         record = json.loads(path.read_text())

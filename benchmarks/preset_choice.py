@@ -224,12 +224,10 @@ def usable(record: Record, overrides: bool = False) -> bool:
 def load(root: Path = LEADERBOARDS, overrides: bool = False
          ) -> dict[tuple[str, str, str], list[Record]]:
     """``(preset, victim, folder) -> records``: every run record under ``root`` (``**/*.json``,
-    the archive left out: other protocols) that ``usable`` keeps."""
+    the archived protocol-3 board included) that ``usable`` keeps."""
     found: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
     for path in sorted(root.glob("**/*.json")):
         relative = path.relative_to(root)
-        if relative.parts[0] == "archive":
-            continue
         try:
             record = rec.read_record(path)
         except RecordError:
@@ -429,7 +427,8 @@ def sweep_log_check(records: list[Record], path: Path = SWEEP_LOG) -> pd.DataFra
     """The recipe sweep's process CPU time (``/usr/bin/time``: user + system) per seed against
     the same runs' wall x threads summed from their records, each stage once: how far the
     records' proxy is from CPU time. Only the timed steps that ran something for one seed at
-    one preset: a step of several shares its records' stages with other steps."""
+    one preset (a step of several shares its records' stages with other steps), and of each
+    its budgets' records."""
     if not path.exists():
         return pd.DataFrame()
     logged = sweep_cost.steps(path.read_text())
@@ -441,8 +440,9 @@ def sweep_log_check(records: list[Record], path: Path = SWEEP_LOG) -> pd.DataFra
         if len(seeds) != 1 or len(presets) != 1:
             continue
         seed, preset = int(seeds[0]), presets[0]
+        budgets = set(re.findall(r"--eps (\S+)", command))
         runs = [r for r in records if r["spec"]["preset"] == preset
-                and r["spec"]["seed"] == seed]
+                and r["spec"]["seed"] == seed and rec.budget_label(r) in budgets]
         if not runs:
             continue
         proxy = _proxy_seconds(runs)
@@ -505,7 +505,9 @@ def preset_row(preset: str, victim: str, folder: str, records: list[Record],
     run = seeds_to_run(sd)
     cost = costs(records)
     volume = int(records[0]["preset"]["volume_size"])
-    half_width = float(null["half_width"].median()) if len(null) else math.nan
+    at_3 = (null["half_width"] * [t_half_width_ratio(n, 3) for n in null["seeds"]]
+            if len(null) else null.get("half_width", pd.Series(dtype=float)))
+    half_width = float(at_3.median()) if len(null) else math.nan
     row = {
         "preset": preset, "victim": victim, "axis": axis_of(preset),
         "protocol": rec.protocol_of(records[0]),
@@ -523,7 +525,7 @@ def preset_row(preset: str, victim: str, folder: str, records: list[Record],
                                       if p < ALPHA),
         "paired_sd": sd, "paired_df": df, "paired_sd_lo": low, "paired_sd_hi": high,
         "half_width_3": half_width,
-        "half_width_max": float(null["half_width"].max()) if len(null) else math.nan,
+        "half_width_max": float(at_3.max()) if len(null) else math.nan,
         "power_3": power_t(3, sd),
         "seeds_normal": seeds_needed(sd), "seeds_t": seeds_needed_t(sd),
         "seeds_lo": seeds_needed(low), "seeds_hi": seeds_needed(high),
@@ -883,7 +885,8 @@ def readme(table: pd.DataFrame, pairs: pd.DataFrame, hosts: pd.DataFrame,
         f"DSC), pooled over the null cells ({NULL_RULE}); its 95 % range = the chi-square "
         "interval at those df; half-width = the median over the null cells of the half-width "
         "of the 95 % interval of the paired difference as the boards compute it "
-        "(`stats.paired_comparison`: protocol 4's t interval, 3 seeds); power, 3 seeds = the "
+        "(`stats.paired_comparison`: protocol 4's t interval; a cell of more seeds scaled to 3 "
+        "by the t quantile and sqrt(n), its SD the same); power, 3 seeds = the "
         "one-sided t-test's power for 0.05 at that SD; seeds (normal) = "
         "((z_0.95 + z_0.8) SD / 0.05)^2 rounded up; seeds (t) = the smallest n at which the "
         "one-sided one-sample t-test reaches power 0.8 (scipy's noncentral t; statsmodels' "
@@ -1026,8 +1029,8 @@ def readme(table: pd.DataFrame, pairs: pd.DataFrame, hosts: pd.DataFrame,
         "python -m benchmarks.preset_choice --out leaderboards/preset-choice",
         "```",
         "",
-        "(under a minute, most of it the simulation; reads `leaderboards/**/*.json` without "
-        "the archive and writes this README, "
+        "(under a minute, most of it the simulation; reads `leaderboards/**/*.json`, protocol "
+        "3 and later, and writes this README, "
         "`preset-choice.csv`, one row per preset and victim with every column above and more, "
         "`test-rates.csv`, the simulation, and `cells.csv`, every paired cell with its "
         "per-seed differences, SD, half-width, p and variance components). The per-cell "

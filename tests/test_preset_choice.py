@@ -112,7 +112,8 @@ def test_threads_and_the_swinunetr_floor():
 
 
 def test_quick_s_committed_seed_spread():
-    records = pc.load(pc.LEADERBOARDS / "records")[("quick", "unet", ".")]
+    records = pc.load(pc.LEADERBOARDS / "archive" / "protocol-3" / "cpu" / "records")[
+        ("quick", "unet", ".")]
     row, pairs = pc.preset_row("quick", "unet", ".", records, pc.protocol_1_ratios())
     assert row["clean_per_seed"] == "0.679 / 0.890 / 0.880"
     assert row["clean_sd"] == pytest.approx(0.119, abs=1e-3)
@@ -153,20 +154,22 @@ def test_the_pick_compares_costs_within_the_protocol_that_measured_most_candidat
 
 def test_the_proxy_check_reads_single_seed_steps_that_ran(tmp_path):
     """The sweep log's steps that skipped recorded runs, or mixed seeds, are not compared."""
-    record = {"spec": {"preset": "canary", "seed": 0},
+    record = {"spec": {"preset": "canary", "seed": 0, "epsilon": 4 / 255}, "method": {},
               "environment": {"device": "cpu (1 threads)"},
               "timings": {"stage_seconds": {"protect": 45.0, "victim": None}}}
+    other_budget = {**record, "spec": {**record["spec"], "epsilon": 32 / 255},
+                    "timings": {"stage_seconds": {"protect": 60.0}}}
     timed = ('\tCommand being timed: "uebench sweep --workers 2 {args}"\n'
              "\tUser time (seconds): {cpu}\n\tSystem time (seconds): 0\n"
              "\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:00\n\tExit status: 0\n")
     log = tmp_path / "sweep-log.txt"
     log.write_text(
         "== one seed, code at abc\n[1/1] x\n"
-        + timed.format(args="--seed 0 --preset canary", cpu=90)
+        + timed.format(args="--seed 0 --preset canary --eps 4/255", cpu=90)
         + "== skipped, code at abc\n" + timed.format(args="--seed 0 --preset canary", cpu=3)
         + "== two seeds, code at abc\n[1/2] x\n[2/2] y\n"
         + timed.format(args="--seed 0 --seed 1 --preset canary", cpu=200))
-    check = pc.sweep_log_check([record], log)
+    check = pc.sweep_log_check([record, other_budget], log)
     assert list(check["process CPU s"]) == [90]
     assert list(check["sweep wall s"]) == [60]
     assert list(check["proxy / CPU"]) == [0.5]
