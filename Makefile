@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench canary leaderboard matrix boards scaling walk lint docs docs-test
+.PHONY: demo test bench canary leaderboard boards scaling walk lint docs docs-test
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,28 +44,13 @@ canary: $(BIN)/.installed
 leaderboard: $(BIN)/.installed
 	$(BIN)/uebench leaderboard
 
-# The protocol-3 CPU boards: clean, both controls, voxshield and em on unet at 4, 8, 16 and
-# 32/255, seeds 0-2; 4/255 first (the paper's budget), then the 32/255 positive control, then
-# 8 and 16; then the card's cell (voxshield and random-roi on swinunetr at 4/255, seeds 0-2),
-# which `uebench run --method voxshield --victim swinunetr` reads its place from. Two worker
-# processes; each stage is computed once and cached, so it resumes where it stopped (about
-# twelve hours on 2 CPU cores). Records land in runs/records as runs finish.
-SWEEP := $(BIN)/uebench sweep --quiet --out runs --workers 2 --victim unet --method clean \
-	--method random --method random-roi --method voxshield --method em --seed 0 --seed 1 --seed 2
-matrix: $(BIN)/.installed
-	$(SWEEP) --eps 4/255
-	$(SWEEP) --eps 32/255
-	$(SWEEP) --eps 8/255 --eps 16/255
-	$(BIN)/uebench sweep --quiet --out runs --workers 2 --victim swinunetr --method clean \
-		--method random-roi --method voxshield --seed 0 --seed 1 --seed 2 --eps 4/255
-	$(BIN)/uebench leaderboard --add runs/records
-	$(BIN)/uebench report leaderboards/records --out leaderboards/report --cache runs/cache
-
 # The protocol-4 boards (issue 32; leaderboards/methods/run.sh runs the same from a separate
-# checkout and commits records as they land): every method and control on unet at canary-v48
-# (leaderboards/preset-choice: 4 seeds detect a 0.05 paired difference there), 4/255 and
-# 32/255 first; then the transfer board (every victim at canary-v64, 32/255) and the defense
-# board (every defense at canary-v48, 32/255) for TRANSFER_METHODS and DEFENSE_METHODS, the
+# checkout and commits records as they land): the main board, every method and control on unet
+# at canary-v48 (leaderboards/preset-choice: 4 seeds detect a 0.05 paired difference there),
+# 4/255 and 32/255 first, added to leaderboards/records with its report; then the transfer
+# board (every victim at canary-v64, 32/255; leaderboards/transfer) and the defense board
+# (every defense at canary-v48, 32/255; leaderboards/defenses, its own stage cache, so it makes
+# its protections again where run.sh shares them) for TRANSFER_METHODS and DEFENSE_METHODS, the
 # methods the methods board shows to work (no default: `make boards` stops after the methods
 # board until they are set). About 12 hours of 2 CPU cores; resumable.
 BOARD_METHODS := voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicewise \
@@ -81,15 +66,21 @@ boards: $(BIN)/.installed
 		--seed 0 --seed 1 --seed 2 --seed 3 --eps 4/255 --eps 32/255
 	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_METHODS:%=--method %) \
 		--seed 0 --seed 1 --seed 2 --seed 3 --eps 8/255 --eps 16/255
+	$(BIN)/uebench leaderboard --add runs/boards/records
+	$(BIN)/uebench report leaderboards/records --out leaderboards/report --cache runs/boards/cache
 	@test -n "$(TRANSFER_METHODS)" -a -n "$(DEFENSE_METHODS)" || { echo "the methods board" \
 		"is done: render it, then set TRANSFER_METHODS and DEFENSE_METHODS from its answer"; \
 		exit 2; }
-	$(BOARDS) --preset canary-v64 $(BOARD_VICTIMS:%=--victim %) \
+	$(BOARDS:runs/boards=runs/transfer) --preset canary-v64 $(BOARD_VICTIMS:%=--victim %) \
 		$(TRANSFER_METHODS:%=--method %) --method clean --method random-roi \
 		--seed 0 --seed 1 --seed 2 --eps 32/255
-	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_DEFENSES:%=--defense %) \
-		$(DEFENSE_METHODS:%=--method %) --method clean --method random-roi \
-		--seed 0 --seed 1 --seed 2 --eps 32/255
+	$(BIN)/uebench leaderboard --records leaderboards/transfer/records \
+		--out leaderboards/transfer --add runs/transfer/records
+	$(BOARDS:runs/boards=runs/defenses) --preset canary-v48 --victim unet \
+		$(BOARD_DEFENSES:%=--defense %) $(DEFENSE_METHODS:%=--method %) --method clean \
+		--method random-roi --seed 0 --seed 1 --seed 2 --eps 32/255
+	$(BIN)/uebench leaderboard --records leaderboards/defenses/records \
+		--out leaderboards/defenses --add runs/defenses/records
 
 # The scale study (docs/studies/scale.md; hours on 2 CPU cores), resumable from the committed
 # records: 4/255 at every point, the 32/255 positive control at the base and each axis's

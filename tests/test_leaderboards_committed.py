@@ -1,8 +1,9 @@
 """The committed leaderboards must be exactly what the committed records render to: the
-protocol-3 CPU boards in leaderboards/, the attacker's-pipeline boards at canary and at quick
-in leaderboards/attacker-canary/ and leaderboards/attacker-quick/, the studies' boards (scale
-study, recipe walk, VoxShield's ablation) and the archived protocol-2 CPU and GPU boards in
-leaderboards/archive/protocol-2/ (the current code still renders them byte for byte)."""
+protocol-4 methods board in leaderboards/, the attacker's-pipeline boards at canary and at
+quick in leaderboards/attacker-canary/ and leaderboards/attacker-quick/, the studies' boards
+(scale study, recipe walk, VoxShield's ablation) and the archived protocol-3 CPU board and
+protocol-2 CPU and GPU boards in leaderboards/archive/ (the current code still renders them
+byte for byte)."""
 
 import importlib
 from pathlib import Path
@@ -14,13 +15,15 @@ from uebench.results.leaderboard import render
 ROOT = Path(__file__).resolve().parent.parent / "leaderboards"
 
 
-ARCHIVED = ROOT / "archive" / "protocol-2"
+ARCHIVED = ROOT / "archive"
 
 
 @pytest.mark.parametrize("boards", [ROOT, ROOT / "attacker-canary", ROOT / "attacker-quick",
-                                    ARCHIVED / "cpu", ARCHIVED / "gpu"],
-                         ids=["cpu", "attacker-canary", "attacker-quick", "protocol-2-cpu",
-                              "protocol-2-gpu"])
+                                    ARCHIVED / "protocol-3" / "cpu",
+                                    ARCHIVED / "protocol-2" / "cpu",
+                                    ARCHIVED / "protocol-2" / "gpu"],
+                         ids=["methods", "attacker-canary", "attacker-quick", "protocol-3-cpu",
+                              "protocol-2-cpu", "protocol-2-gpu"])
 def test_committed_tables_match_committed_records(tmp_path, boards):
     records = boards / "records"
     assert list(records.glob("*.json")), f"{records} holds no records"

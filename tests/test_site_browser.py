@@ -134,12 +134,12 @@ def test_leaderboard_table_filters(browser):
     table = 'table[data-ue-table="curves"]'
     total = page.locator(f"{table} tbody tr").count()
     bar = '.ue-filters[data-for="curves"]'
-    page.select_option(f'{bar} select[data-filter="victim"]', "swinunetr")
-    victims = page.eval_on_selector(
+    page.select_option(f'{bar} select[data-filter="method"]', "voxshield")
+    methods = page.eval_on_selector(
         table, "t => Array.from(t.tBodies[0].rows).filter(r => !r.hidden)"
-               ".map(r => r.cells[2].textContent)")
-    assert victims and set(victims) == {"swinunetr"} and len(victims) < total
-    page.select_option(f'{bar} select[data-filter="victim"]', "")
+               ".map(r => r.cells[4].textContent)")
+    assert methods and set(methods) == {"voxshield"} and len(methods) < total
+    page.select_option(f'{bar} select[data-filter="method"]', "")
     page.fill(f'{bar} input[type="search"]', "em")
     shown = page.eval_on_selector(
         table, "t => Array.from(t.tBodies[0].rows).filter(r => !r.hidden)"

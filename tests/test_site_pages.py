@@ -9,13 +9,14 @@ import html
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from uebench.contracts import registry
 from uebench.site.board_pages import figure_name, page_name
 from uebench.site.boards import ROOT, SETS
 from uebench.site.build import GENERATED, generate, sync
-from uebench.site.html_table import cell_text, sort_key
+from uebench.site.html_table import cell_text, rows, sort_key
 from uebench.site.method_pages import figure_file
 
 
@@ -164,6 +165,16 @@ def test_sync_rewrites_only_what_changed_and_drops_stale_files(tmp_path):
                                        ("-0.065 [-0.180, +0.082]", -0.065), ("none", None)])
 def test_sort_keys(text, key):
     assert sort_key(text) == pytest.approx(key) if key is not None else sort_key(text) is None
+
+
+def test_a_column_of_numeric_strings_is_formatted_as_tabulate_formats_it():
+    """tabulate reads "0.880" as a number and prints 0.88; a column with text stays text."""
+    table = pd.DataFrame({"numbers": ["0.880", "0.854"], "text": ["0.880", "n/a"]})
+    assert rows(table) == [["0.88", "0.880"], ["0.854", "n/a"]]
+    assert [[c.strip() for c in line.strip("|").split("|")]
+            for line in table.to_markdown(index=False, floatfmt=".4g",
+                                          missingval="").splitlines()[2:]] == rows(table)
+    assert rows(pd.DataFrame({"numbers": ["0.880", None]})) == [["0.88"], [""]]
 
 
 def test_cells_are_formatted_as_the_markdown_boards():

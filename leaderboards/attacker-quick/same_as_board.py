@@ -1,6 +1,7 @@
-"""Whether this folder's undefended quick records equal the committed quick board's
-(leaderboards/records) case by case: the same spec (method, seed, budget) trained again on
-another host, with later code, either reproduces the board bit for bit or it does not.
+"""Whether this folder's undefended quick records equal the archived protocol-3 quick
+board's (leaderboards/archive/protocol-3/cpu/records) case by case: the same spec (method,
+seed, budget) trained again on another host, with later code, either reproduces the board bit
+for bit or it does not.
 
 Run from the repository root: python leaderboards/attacker-quick/same_as_board.py
 """
@@ -8,7 +9,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BOARD = HERE.parent / "records"
+BOARD = HERE.parent / "archive" / "protocol-3" / "cpu" / "records"
 
 
 def spec_key(record: dict) -> tuple:

@@ -7,8 +7,9 @@ A record is one JSON object per run (``out/records/<run_id>.json``). Boards, ``c
 device, the role of its method (protection, control, matched control or the clean
 reference) and the labels boards show. Records of every protocol load here: protocol 1
 (``leaderboards/archive/protocol-1``, no ``protocol`` field, no dataset label, some without a
-budget section), protocol 2 (``leaderboards/archive/protocol-2``) and protocol 3
-(``leaderboards/records``, ``leaderboards/gpu/records``).
+budget section), protocol 2 (``leaderboards/archive/protocol-2``), protocol 3
+(``leaderboards/archive/protocol-3``) and protocol 4 (``leaderboards/records``,
+``leaderboards/gpu/records``).
 """
 
 from __future__ import annotations

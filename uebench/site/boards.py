@@ -32,9 +32,14 @@ class BoardSet:
 
 
 SETS = (
-    BoardSet("main", "Protocol 3, CPU: the main board", "leaderboards",
-             "brats-mni at the quick preset on 2 CPU cores: the controls, voxshield and em on "
-             "unet at 4, 8, 16 and 32/255 (seeds 0-2), and the card's swinunetr cell at 4/255."),
+    BoardSet("main", "Protocol 4, CPU: every method (the main board)", "leaderboards",
+             "brats-mni at the canary-v48 preset (48^3, 40 victim epochs) on 2 CPU cores: every "
+             "registered method, VoxShield without its z-term and the controls (random-roi, "
+             "the energy-matched random-signs-roi and random-signs-classwise, random, clean) on "
+             "unet at 4, 8, 16 and 32/255, seeds 0-3, 4/255 and 32/255 first. A sweep commits "
+             "the records a seed at a time; this page shows those committed, and a cell with "
+             "fewer than 3 seeds has no test. Why this preset: `leaderboards/preset-choice/` "
+             "(resolution per CPU-hour)."),
     BoardSet("attacker-canary", "The attacker's pipeline at canary", "leaderboards/attacker-canary",
              "Defenses (early-stop, pretrained, regrid, renormalise) and partial protection at "
              "canary, 32/255, unet, seeds 0-2."),
@@ -60,6 +65,12 @@ SETS = (
              "saturation: its generator per epoch. The study: "
              "[the recipe walk and VoxShield's ablation](../studies/recipe.md).",
              kind="ablation"),
+    BoardSet("protocol-3-cpu", "Protocol 3, CPU (archived)",
+             "leaderboards/archive/protocol-3/cpu",
+             "brats-mni at the quick preset on 2 CPU cores: the controls, voxshield and em on "
+             "unet at 4, 8, 16 and 32/255 (seeds 0-2), and the card's swinunetr cell at 4/255. "
+             "The main board until protocol 4; its bootstrap test flags 9-18 % of null cells "
+             "at 3 seeds instead of 5 %, so it does not compare with protocol 4's."),
     BoardSet("protocol-2-gpu", "Protocol 2, GPU (archived)", "leaderboards/archive/protocol-2/gpu",
              "Every method on one H100 under protocol 2, whose surrogates stopped at 120 "
              "updates (most below fit_dsc: the † cells). Kept for the record; not comparable "

@@ -58,9 +58,30 @@ def _cell(text: str, tag: str = "td") -> str:
     return f"<{tag}{sort}>{html.escape(text)}</{tag}>"
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as tabulate reads a number: a real, or a string that ``float`` parses."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Real):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_tabulate_reads(column: pd.Series) -> pd.Series:
+    """A column whose every value is a number or a numeric string (``"0.880"``) as numbers:
+    tabulate formats such a column with ``floatfmt`` (``0.88``), not as the strings."""
+    present = [v for v in column if v is not None]
+    if not present or any(_number(v) is None for v in present):
+        return column
+    return column.map(lambda v: v if v is None or not isinstance(v, str) else _number(v))
+
+
 def rows(table: pd.DataFrame) -> list[list[str]]:
     """The table's cells as text, row by row (the header not included)."""
-    frame = table.astype(object).where(table.notna(), None)
+    frame = table.astype(object).where(table.notna(), None).apply(_as_tabulate_reads)
     return [[cell_text(v) for v in row] for row in frame.itertuples(index=False, name=None)]
 
 
