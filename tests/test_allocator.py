@@ -21,9 +21,12 @@ def rss():
     return int(open("/proc/self/statm").read().split()[1]) * 4096
 for _ in range(8):  # 64 MiB, allocated, touched and freed, as a training step's activations
     torch.ones(16, 2**20).sum()
-start, held = faults(), rss()
-torch.ones(16, 2**20).sum()  # the same again
-print(applied, faults() - start, rss() - held)
+rounds = []
+for _ in range(3):  # the same again; the fewest faults of three rounds, so that one round that
+    start, held = faults(), rss()  # meets the heap's growth on a loaded machine does not count
+    torch.ones(16, 2**20).sum()
+    rounds.append((faults() - start, rss() - held))
+print(applied, *min(rounds))
 """
 
 
@@ -40,4 +43,4 @@ def test_retained_memory_is_reused_without_page_faults():
     assert applied == "True"
     assert default > 10_000  # 64 MiB by mmap: 16k fresh 4 KiB pages
     assert retained < default / 10
-    assert grown < 2**20  # the ninth round reuses what the process holds
+    assert grown < 2**20  # a later round reuses what the process holds
