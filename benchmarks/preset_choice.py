@@ -506,8 +506,8 @@ def preset_row(preset: str, victim: str, folder: str, records: list[Record],
     cost = costs(records)
     volume = int(records[0]["preset"]["volume_size"])
     at_3 = (null["half_width"] * [t_half_width_ratio(n, 3) for n in null["seeds"]]
-            if len(null) else null.get("half_width", pd.Series(dtype=float)))
-    half_width = float(at_3.median()) if len(null) else math.nan
+            if len(null) else pd.Series(dtype=float))  # each cell's half-width at 3 seeds
+    half_width = float(at_3.median())
     row = {
         "preset": preset, "victim": victim, "axis": axis_of(preset),
         "protocol": rec.protocol_of(records[0]),
@@ -525,7 +525,7 @@ def preset_row(preset: str, victim: str, folder: str, records: list[Record],
                                       if p < ALPHA),
         "paired_sd": sd, "paired_df": df, "paired_sd_lo": low, "paired_sd_hi": high,
         "half_width_3": half_width,
-        "half_width_max": float(at_3.max()) if len(null) else math.nan,
+        "half_width_max": float(at_3.max()),
         "power_3": power_t(3, sd),
         "seeds_normal": seeds_needed(sd), "seeds_t": seeds_needed_t(sd),
         "seeds_lo": seeds_needed(low), "seeds_hi": seeds_needed(high),

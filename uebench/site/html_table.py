@@ -62,8 +62,6 @@ def _number(value: Any) -> float | None:
     """``value`` as tabulate reads a number: a real, or a string that ``float`` parses."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, Real):
-        return float(value)
     try:
         return float(value)
     except (TypeError, ValueError):
