@@ -49,10 +49,11 @@ leaderboard: $(BIN)/.installed
 # at canary-v48 (leaderboards/preset-choice: 4 seeds detect a 0.05 paired difference there),
 # 4/255 and 32/255 first, added to leaderboards/records with its report; then the transfer
 # board (every victim at canary-v64, 32/255; leaderboards/transfer) and the defense board
-# (every defense at canary-v48, 32/255; leaderboards/defenses, its own stage cache, so it makes
-# its protections again where run.sh shares them) for TRANSFER_METHODS and DEFENSE_METHODS, the
-# methods the methods board shows to work (no default: `make boards` stops after the methods
-# board until they are set). About 12 hours of 2 CPU cores; resumable.
+# (every defense at canary-v48, 32/255, with the undefended cells; leaderboards/defenses, its
+# own stage cache, so it makes its protections again where run.sh shares them) for
+# TRANSFER_METHODS and DEFENSE_METHODS, the methods the methods board shows to work (no
+# default: `make boards` stops after the methods board until they are set). About 12 hours of
+# 2 CPU cores; resumable.
 BOARD_METHODS := voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicewise \
 	slicewise-tap lsp ar rem ops clean random random-roi random-signs-roi random-signs-classwise
 BOARD_VICTIMS := unet swinunetr unetr segresnet dynunet attentionunet basicunetplusplus vnet unet2d
@@ -76,7 +77,7 @@ boards: $(BIN)/.installed
 		--seed 0 --seed 1 --seed 2 --eps 32/255
 	$(BIN)/uebench leaderboard --records leaderboards/transfer/records \
 		--out leaderboards/transfer --add runs/transfer/records
-	$(BOARDS:runs/boards=runs/defenses) --preset canary-v48 --victim unet \
+	$(BOARDS:runs/boards=runs/defenses) --preset canary-v48 --victim unet --defense none \
 		$(BOARD_DEFENSES:%=--defense %) $(DEFENSE_METHODS:%=--method %) --method clean \
 		--method random-roi --seed 0 --seed 1 --seed 2 --eps 32/255
 	$(BIN)/uebench leaderboard --records leaderboards/defenses/records \
