@@ -1,9 +1,9 @@
 """The committed leaderboards must be exactly what the committed records render to: the
-protocol-4 methods board in leaderboards/, the attacker's-pipeline boards at canary and at
-quick in leaderboards/attacker-canary/ and leaderboards/attacker-quick/, the studies' boards
-(scale study, recipe walk, VoxShield's ablation) and the archived protocol-3 CPU board and
-protocol-2 CPU and GPU boards in leaderboards/archive/ (the current code still renders them
-byte for byte)."""
+protocol-4 methods board in leaderboards/ and its transfer board in leaderboards/transfer/, the
+attacker's-pipeline boards at canary and at quick in leaderboards/attacker-canary/ and
+leaderboards/attacker-quick/, the studies' boards (scale study, recipe walk, VoxShield's
+ablation) and the archived protocol-3 CPU board and protocol-2 CPU and GPU boards in
+leaderboards/archive/ (the current code still renders them byte for byte)."""
 
 import importlib
 from pathlib import Path
@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent / "leaderboards"
 ARCHIVED = ROOT / "archive"
 
 
-@pytest.mark.parametrize("boards", [ROOT, ROOT / "attacker-canary", ROOT / "attacker-quick",
+@pytest.mark.parametrize("boards", [ROOT, ROOT / "transfer", ROOT / "attacker-canary",
+                                    ROOT / "attacker-quick",
                                     ARCHIVED / "protocol-3" / "cpu",
                                     ARCHIVED / "protocol-2" / "cpu",
                                     ARCHIVED / "protocol-2" / "gpu"],
-                         ids=["methods", "attacker-canary", "attacker-quick", "protocol-3-cpu",
-                              "protocol-2-cpu", "protocol-2-gpu"])
+                         ids=["methods", "transfer", "attacker-canary", "attacker-quick",
+                              "protocol-3-cpu", "protocol-2-cpu", "protocol-2-gpu"])
 def test_committed_tables_match_committed_records(tmp_path, boards):
     records = boards / "records"
     assert list(records.glob("*.json")), f"{records} holds no records"
