@@ -46,7 +46,7 @@ leaderboard: $(BIN)/.installed
 
 # The protocol-4 boards (issue 32; leaderboards/methods/run.sh runs the same from a separate
 # checkout and commits records as they land): the main board, every method and control on unet
-# at canary-v48 (leaderboards/preset-choice: 4 seeds detect a 0.05 paired difference there),
+# at canary-v48, seeds 0-3 (leaderboards/methods/README.md: what 4 seeds resolve there),
 # 4/255 and 32/255 first, added to leaderboards/records with its report; then the transfer
 # board (every victim at canary-v64, 32/255; leaderboards/transfer) and the defense board
 # (every defense at canary-v48, 32/255, with the undefended cells; leaderboards/defenses, its
