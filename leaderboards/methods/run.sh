@@ -6,7 +6,7 @@
 #    registered method and control on unet at 4 and 32/255, canary-v48, seeds 0-3 (with
 #    voxshield without its z-term, the one variant of VoxShield's ablation that fell below
 #    random-roi at 4/255, leaderboards/recipe/ablation);
-# 2. the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every victim at 32/255, seeds
+# 2. a seed at a time, the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every victim at 32/255, seeds
 #    0-2) and the defense board at canary-v48 (every defense at 32/255, seeds 0-2, the
 #    undefended cells with them). Which methods transfer and face the defenses is the methods
 #    board's answer at its ends: TRANSFER_METHODS and DEFENSE_METHODS (each "--method NAME
@@ -50,12 +50,10 @@ if [ -z "$TRANSFER_METHODS" ] || [ -z "$DEFENSE_METHODS" ]; then
     "DEFENSE_METHODS from its answer (render it first) to run the other boards"
   exit 0
 fi
-for SEED in 0 1 2; do
+for SEED in 0 1 2; do  # a seed of each board in turn, so that a stop leaves both begun
   DEST=$MAIN/leaderboards/transfer/records VICTIMS=$ALL_VICTIMS sweep_and_commit \
     "the transfer board at 32/255, seed $SEED" $TRANSFER_METHODS $CONTROLS --seed "$SEED" \
     --eps 32/255 --preset canary-v64
-done
-for SEED in 0 1 2; do
   DEST=$MAIN/leaderboards/defenses/records sweep_and_commit \
     "the defense board at 32/255, seed $SEED" $DEFENSE_METHODS $CONTROLS $DEFENSES \
     --seed "$SEED" --eps 32/255 --preset canary-v48

@@ -29,6 +29,7 @@ from uebench.contracts import registry
 from uebench.contracts.core import Preset
 from uebench.contracts.params import method_schema, parse_assignments
 from uebench.contracts.presets import get_preset
+from uebench.grid.worker_lifetime import die_with_parent
 from uebench.runner.defense_chain import canonical_defense
 from uebench.runner.pipeline import Pipeline, RunSpec
 from uebench.runner.stages import stage_id
@@ -147,7 +148,7 @@ def execute(specs: list[RunSpec], out: Path, device: str = "auto", workers: int 
     threads = threads or max(1, (multiprocessing.cpu_count() or 1) // workers)
     prepare_data(specs, out)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_local_worker,
                              initargs=(threads, registry.presets.snapshot())) as pool:
         return drive(stage_graph(specs),
                      lambda batch: [pool.submit(compute_stage, t.stage, t.spec, str(out), device)
@@ -228,6 +229,13 @@ def init_worker(threads: int, presets: dict[str, Preset]) -> None:
     script's, registered at run time, too)."""
     torch.set_num_threads(threads)
     registry.presets.restore(presets)
+
+
+def init_local_worker(threads: int, presets: dict[str, Preset]) -> None:
+    """``init_worker`` for a worker of this machine's pool, which also ends when the driver
+    does (a stopped sweep leaves no stage running on the cores)."""
+    die_with_parent()
+    init_worker(threads, presets)
 
 
 def compute_stage(stage: str, spec: RunSpec, out: str, device: str) -> tuple[dict, str] | None:
