@@ -217,6 +217,11 @@ class Victim:
         network's own unless the victim takes the recipe's)."""
         return {"name": self.name, "activation": "the network's own"}
 
+    def learning_rate(self, preset: Preset) -> float:
+        """The Adam learning rate this victim trains at: the preset's, unless the victim
+        deviates (then ``describe`` says so and the victim's spelling names it)."""
+        return preset.lr
+
     def check_size(self, size: int) -> None:
         """Raise a clear error when volumes of edge ``size`` cannot go through this network."""
         if size < self.min_size or size % self.size_multiple:

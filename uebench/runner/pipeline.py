@@ -304,7 +304,8 @@ class Pipeline:
         training = train_segmenter(model, images, labels, r.preset,
                                    spec.seed, self.device, desc=f"{spec.victim} ({role} data)",
                                    progress=self.progress, batch_loss=hook, validate=validate,
-                                   recipe=recipe, monitor=monitor, select_by=select_by)
+                                   recipe=recipe, monitor=monitor, select_by=select_by,
+                                   lr=r.victim.learning_rate(r.preset))
         del images, labels  # the test cases are read one at a time, without the training set
         evaluation = evaluate(model, split.test, r.dataset, r.preset, self.device, grid)
         curve = training["test_dsc"]
@@ -347,7 +348,7 @@ class Pipeline:
                 images, labels = np.stack(images), np.stack(labels)
             train_segmenter(trained, images, labels, preset, spec.seed, self.device,
                             desc=f"{spec.victim} (pretraining, cohort {cohort})",
-                            progress=self.progress)
+                            progress=self.progress, lr=setup.victim.learning_rate(preset))
             return trained
 
         def evaluate_at_grid(m: torch.nn.Module, cases: list[Case]) -> dict[str, Any]:

@@ -75,17 +75,19 @@ def augmentation(recipe: Recipe, seed: int) -> Callable[[Any], Any]:
     return intensity_augmentation(seed)
 
 
-def optimiser(model: nn.Module, preset: Preset, recipe: Recipe) -> torch.optim.Adam:
-    """Adam at the preset's lr with the recipe's betas and weight decay; with
+def optimiser(model: nn.Module, preset: Preset, recipe: Recipe,
+              lr: float | None = None) -> torch.optim.Adam:
+    """Adam at ``lr`` (default: the preset's) with the recipe's betas and weight decay; with
     ``decay_weights_only`` the decay spares biases and norm parameters (every parameter of
     fewer than two dimensions), as the reference code's parameter groups do."""
     decay = preset.weight_decay if recipe.weight_decay is None else recipe.weight_decay
+    lr = preset.lr if lr is None else lr
     parameters = [p for p in model.parameters() if p.requires_grad]
     if recipe.decay_weights_only:
         groups = [{"params": [p for p in parameters if p.ndim > 1], "weight_decay": decay},
                   {"params": [p for p in parameters if p.ndim <= 1], "weight_decay": 0.0}]
-        return torch.optim.Adam(groups, lr=preset.lr, betas=recipe.betas)
-    return torch.optim.Adam(parameters, lr=preset.lr, betas=recipe.betas, weight_decay=decay)
+        return torch.optim.Adam(groups, lr=lr, betas=recipe.betas)
+    return torch.optim.Adam(parameters, lr=lr, betas=recipe.betas, weight_decay=decay)
 
 
 def monitor_every(preset: Preset) -> int:
@@ -169,6 +171,7 @@ def train_segmenter(
     recipe: Recipe | None = None,
     monitor: Callable[[nn.Module], float | None] | None = None,
     select_by: Callable[[nn.Module], float] | None = None,
+    lr: float | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` with DiceCE and Adam for ``preset.epochs``; returns losses and seconds
     per epoch. On the cube grid ``images [N, C, D, H, W]`` / ``labels [N, D, H, W]`` are whole
@@ -191,12 +194,13 @@ def train_segmenter(
     split): called after every epoch; the result adds ``val_loss`` (per epoch),
     ``selected_epoch`` (1-based, the lowest, first of ties) and ``selected_weights`` (that
     epoch's state dict, for the caller to evaluate and drop); the model keeps its last
-    weights."""
+    weights. ``lr``: the Adam learning rate (default: the preset's; a victim's own is
+    ``Victim.learning_rate``)."""
     seed_everything(seed)
     model.to(device).train()
     recipe = recipe or preset.victim_recipe
     loss_fn = dice_ce_loss()
-    optimise = optimiser(model, preset, recipe)
+    optimise = optimiser(model, preset, recipe, lr)
     augment = augmentation(recipe, seed)
     order_rng = np.random.default_rng(seed)
     if preset.native:
