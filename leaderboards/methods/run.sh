@@ -27,8 +27,8 @@ done
 TRANSFER_METHODS=${TRANSFER_METHODS:-}
 DEFENSE_METHODS=${DEFENSE_METHODS:-}
 CONTROLS="--method clean --method random-roi"
-ALL_VICTIMS=""
-for V in unet swinunetr unetr segresnet dynunet attentionunet basicunetplusplus vnet unet2d; do
+ALL_VICTIMS=""  # SegResNet at its own lr: at canary-v64's 0.006 it stalls at background
+for V in unet swinunetr unetr segresnet:lr=0.001 dynunet attentionunet basicunetplusplus vnet unet2d; do
   ALL_VICTIMS="$ALL_VICTIMS --victim $V"
 done
 DEFENSES="--defense none"
