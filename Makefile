@@ -48,15 +48,16 @@ leaderboard: $(BIN)/.installed
 # checkout and commits records as they land): the main board, every method and control on unet
 # at canary-v48, seeds 0-3 (leaderboards/methods/README.md: what 4 seeds resolve there),
 # 4/255 and 32/255 first, added to leaderboards/records with its report; then the transfer
-# board (every victim at canary-v64, 32/255; leaderboards/transfer) and the defense board
-# (every defense at canary-v48, 32/255, with the undefended cells; leaderboards/defenses, its
-# own stage cache, so it makes its protections again where run.sh shares them) for
+# board (every victim at canary-v64, SegResNet at its own lr, 32/255; leaderboards/transfer)
+# and the defense board (every defense at canary-v48, 32/255, with the undefended cells;
+# leaderboards/defenses, its own stage cache, so it makes its protections again where run.sh
+# shares them) for
 # TRANSFER_METHODS and DEFENSE_METHODS, the methods the methods board shows to work (no
 # default: `make boards` stops after the methods board until they are set). About 12 hours of
 # 2 CPU cores; resumable.
 BOARD_METHODS := voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicewise \
 	slicewise-tap lsp ar rem ops clean random random-roi random-signs-roi random-signs-classwise
-BOARD_VICTIMS := unet swinunetr unetr segresnet dynunet attentionunet basicunetplusplus vnet unet2d
+BOARD_VICTIMS := unet swinunetr unetr segresnet:lr=0.001 dynunet attentionunet basicunetplusplus vnet unet2d
 BOARD_DEFENSES := gaussian median zlowpass slice-shuffle lowres quantize jpeg gamma affine \
 	affine-elastic nnunet-aug ueraser adv-train early-stop pretrained regrid renormalise
 TRANSFER_METHODS ?=
