@@ -44,9 +44,10 @@ SETS = (
              "brats-mni at the canary-v64 preset (64^3, the smallest SwinUNETR takes) on 2 CPU "
              "cores: voxshield and em, two of the methods the main board flags at 32/255 (rem is "
              "cut for cost: leaderboards/methods/README.md), each protection made once with "
-             "its own surrogate, trained on by every victim (unet, swinunetr, unetr, segresnet, "
-             "dynunet, attentionunet, basicunetplusplus, vnet, unet2d) with random-roi and "
-             "clean, 32/255, seeds 0-2. A sweep commits the records a seed at a "
+             "its own surrogate, trained on by every victim (unet, swinunetr, unetr, "
+             "segresnet:lr=0.001, dynunet, attentionunet, basicunetplusplus, vnet, unet2d; "
+             "SegResNet at its own learning rate, as it stalls at background at the preset's) "
+             "with random-roi and clean, 32/255, seeds 0-2. A sweep commits the records a seed at a "
              "time; this page shows those committed, and a cell with fewer than 3 seeds has no "
              "test."),
     BoardSet("attacker-canary", "The attacker's pipeline at canary", "leaderboards/attacker-canary",
