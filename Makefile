@@ -51,10 +51,9 @@ leaderboard: $(BIN)/.installed
 # board (every victim at canary-v64, SegResNet at its own lr, 32/255; leaderboards/transfer)
 # and the defense board (every defense at canary-v48, 32/255, with the undefended cells;
 # leaderboards/defenses, its own stage cache, so it makes its protections again where run.sh
-# shares them) for
-# TRANSFER_METHODS and DEFENSE_METHODS, the methods the methods board shows to work (no
-# default: `make boards` stops after the methods board until they are set). About 12 hours of
-# 2 CPU cores; resumable.
+# shares them) for TRANSFER_METHODS and DEFENSE_METHODS, the methods the methods board shows
+# to work (no default: `make boards` stops after the methods board until they are set).
+# About 12 hours of 2 CPU cores; resumable.
 BOARD_METHODS := voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicewise \
 	slicewise-tap lsp ar rem ops clean random random-roi random-signs-roi random-signs-classwise
 BOARD_VICTIMS := unet swinunetr unetr segresnet:lr=0.001 dynunet attentionunet basicunetplusplus vnet unet2d
