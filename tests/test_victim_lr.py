@@ -2,6 +2,8 @@
 one (``segresnet:lr=0.001``, the transfer board's column, where canary-v64's 0.006 leaves it at
 background); the optimiser of every training of that victim uses it and the record says so."""
 
+import re
+
 import pytest
 from torch import nn
 
@@ -49,3 +51,5 @@ def test_a_run_trains_its_victims_at_the_victims_rate(tmp_path, monkeypatch):
     record, _ = Pipeline(tmp_path, device="cpu", progress=False).run(spec)
     assert seen == [0.0005, 0.0005]  # the clean-trained and the protected-trained victim
     assert record["victim"]["lr"] == 0.0005
+    assert re.fullmatch(r"random-roi-segresnet-[0-9a-f]{10}", spec.run_id())  # a file name anywhere
+    assert spec.run_id() != RunSpec("random-roi", "segresnet", "spheres", preset="tiny").run_id()

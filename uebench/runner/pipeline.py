@@ -67,7 +67,10 @@ class RunSpec:
     method_params: dict[str, Any] = field(default_factory=dict)
 
     def run_id(self) -> str:
-        return f"{self.method}-{self.victim}-{stable_hash(asdict(self), 10)}"
+        """``METHOD-VICTIM-HASH``, a file name on every system: a victim's parameters
+        (``segresnet:lr=0.001``) are in the hash and the record, not the name, as a method's
+        are (a ``:`` cannot be in a Windows checkout's path)."""
+        return f"{self.method}-{victim_name(self.victim)}-{stable_hash(asdict(self), 10)}"
 
 
 @dataclass

@@ -47,9 +47,9 @@ SETS = (
              "its own surrogate, trained on by every victim (unet, swinunetr, unetr, "
              "segresnet:lr=0.001, dynunet, attentionunet, basicunetplusplus, vnet, unet2d; "
              "SegResNet at its own learning rate, as it stalls at background at the preset's) "
-             "with random-roi and clean, 32/255, seeds 0-2. A sweep commits the records a seed at a "
-             "time; this page shows those committed, and a cell with fewer than 3 seeds has no "
-             "test."),
+             "with random-roi and clean, 32/255, seeds 0-2. A sweep commits the records a "
+             "seed at a time; this page shows those committed, and a cell with fewer than 3 "
+             "seeds has no test."),
     BoardSet("attacker-canary", "The attacker's pipeline at canary", "leaderboards/attacker-canary",
              "Defenses (early-stop, pretrained, regrid, renormalise) and partial protection at "
              "canary, 32/255, unet, seeds 0-2."),
