@@ -36,20 +36,20 @@ SETS = (
              "brats-mni at the canary-v48 preset (48^3, 40 victim epochs) on 2 CPU cores: every "
              "registered method, VoxShield without its z-term and the controls (random-roi, "
              "the energy-matched random-signs-roi and random-signs-classwise, random, clean) on "
-             "unet at 4, 8, 16 and 32/255, seeds 0-3, 4/255 and 32/255 first. A sweep commits "
-             "the records a seed at a time; this page shows those committed, and a cell with "
-             "fewer than 3 seeds has no test. Why this preset: `leaderboards/preset-choice/` "
-             "(resolution per CPU-hour)."),
+             "unet at 4, 16 and 32/255 (8/255 cut for cost), seeds 0-3, the ends first. A "
+             "sweep commits the records a seed at a time; this page shows those committed, and "
+             "a cell with fewer than 3 seeds has no test. Why this preset: "
+             "`leaderboards/preset-choice/` (resolution per CPU-hour)."),
     BoardSet("transfer", "Protocol 4, CPU: transfer across victims", "leaderboards/transfer",
              "brats-mni at the canary-v64 preset (64^3, the smallest SwinUNETR takes) on 2 CPU "
              "cores: voxshield and em, two of the methods the main board flags at 32/255 (rem is "
              "cut for cost: leaderboards/methods/README.md), each protection made once with "
-             "its own surrogate, trained on by every victim (unet, swinunetr, unetr, "
-             "segresnet:lr=0.001, dynunet, attentionunet, basicunetplusplus, vnet, unet2d; "
-             "SegResNet at its own learning rate, as it stalls at background at the preset's) "
-             "with random-roi and clean, 32/255, seeds 0-2. A sweep commits the records a "
-             "seed at a time; this page shows those committed, and a cell with fewer than 3 "
-             "seeds has no test."),
+             "its own surrogate, trained on by every victim but vnet, cut for cost (unet, "
+             "swinunetr, unetr, segresnet:lr=0.001, dynunet, attentionunet, basicunetplusplus, "
+             "unet2d; SegResNet at its own learning rate, as it stalls at background at the "
+             "preset's), with random-roi and clean, 32/255, seeds 0-2. A sweep commits the "
+             "records a seed at a time; this page shows those committed, and a cell with fewer "
+             "than 3 seeds has no test."),
     BoardSet("attacker-canary", "The attacker's pipeline at canary", "leaderboards/attacker-canary",
              "Defenses (early-stop, pretrained, regrid, renormalise) and partial protection at "
              "canary, 32/255, unet, seeds 0-2."),
