@@ -47,16 +47,17 @@ leaderboard: $(BIN)/.installed
 # The protocol-4 boards (issue 32; leaderboards/methods/run.sh runs the same from a separate
 # checkout and commits records as they land): the main board, every method and control on unet
 # at canary-v48, seeds 0-3 (leaderboards/methods/README.md: what 4 seeds resolve there),
-# 4/255 and 32/255 first, added to leaderboards/records with its report; then the transfer
-# board (every victim at canary-v64, SegResNet at its own lr, 32/255; leaderboards/transfer)
-# and the defense board (every defense at canary-v48, 32/255, with the undefended cells;
-# leaderboards/defenses, its own stage cache, so it makes its protections again where run.sh
-# shares them) for TRANSFER_METHODS and DEFENSE_METHODS, the methods the methods board shows
-# to work (no default: `make boards` stops after the methods board until they are set).
-# About 12 hours of 2 CPU cores; resumable.
+# 4/255 and 32/255 first, then 16/255 (8/255 cut for cost), added to leaderboards/records with
+# its report; then the transfer board (every victim but vnet, cut for cost, at canary-v64,
+# SegResNet at its own lr, 32/255; leaderboards/transfer) and the defense board (every defense
+# at canary-v48, 32/255, with the undefended cells; leaderboards/defenses, its own stage cache,
+# so it makes its protections again where run.sh shares them) for TRANSFER_METHODS and
+# DEFENSE_METHODS, the methods the methods board shows to work (no default: `make boards` stops
+# after the methods board until they are set). More than 12 hours of 2 CPU cores
+# (leaderboards/methods/README.md); resumable.
 BOARD_METHODS := voxshield voxshield:lambda_z=0 voxshield-pgd em em-classwise tap slicewise \
 	slicewise-tap lsp ar rem ops clean random random-roi random-signs-roi random-signs-classwise
-BOARD_VICTIMS := unet swinunetr unetr segresnet:lr=0.001 dynunet attentionunet basicunetplusplus vnet unet2d
+BOARD_VICTIMS := unet swinunetr unetr segresnet:lr=0.001 dynunet attentionunet basicunetplusplus unet2d
 BOARD_DEFENSES := gaussian median zlowpass slice-shuffle lowres quantize jpeg gamma affine \
 	affine-elastic nnunet-aug ueraser adv-train early-stop pretrained regrid renormalise
 TRANSFER_METHODS ?=
@@ -66,7 +67,7 @@ boards: $(BIN)/.installed
 	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_METHODS:%=--method %) \
 		--seed 0 --seed 1 --seed 2 --seed 3 --eps 4/255 --eps 32/255
 	$(BOARDS) --preset canary-v48 --victim unet $(BOARD_METHODS:%=--method %) \
-		--seed 0 --seed 1 --seed 2 --seed 3 --eps 8/255 --eps 16/255
+		--seed 0 --seed 1 --seed 2 --seed 3 --eps 16/255
 	$(BIN)/uebench leaderboard --add runs/boards/records
 	$(BIN)/uebench report leaderboards/records --out leaderboards/report --cache runs/boards/cache
 	@test -n "$(TRANSFER_METHODS)" -a -n "$(DEFENSE_METHODS)" || { echo "the methods board" \
