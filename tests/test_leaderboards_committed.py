@@ -1,5 +1,6 @@
 """The committed leaderboards must be exactly what the committed records render to: the
-protocol-4 methods board in leaderboards/ and its transfer board in leaderboards/transfer/, the
+protocol-4 methods board in leaderboards/, its transfer board in leaderboards/transfer/ and
+its defense board in leaderboards/defenses/, the
 attacker's-pipeline boards at canary and at quick in leaderboards/attacker-canary/ and
 leaderboards/attacker-quick/, the studies' boards (scale study, recipe walk, VoxShield's
 ablation) and the archived protocol-3 CPU board and protocol-2 CPU and GPU boards in
@@ -18,12 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent / "leaderboards"
 ARCHIVED = ROOT / "archive"
 
 
-@pytest.mark.parametrize("boards", [ROOT, ROOT / "transfer", ROOT / "attacker-canary",
+@pytest.mark.parametrize("boards", [ROOT, ROOT / "transfer", ROOT / "defenses",
+                                    ROOT / "attacker-canary",
                                     ROOT / "attacker-quick",
                                     ARCHIVED / "protocol-3" / "cpu",
                                     ARCHIVED / "protocol-2" / "cpu",
                                     ARCHIVED / "protocol-2" / "gpu"],
-                         ids=["methods", "transfer", "attacker-canary", "attacker-quick",
+                         ids=["methods", "transfer", "defenses", "attacker-canary", "attacker-quick",
                               "protocol-3-cpu", "protocol-2-cpu", "protocol-2-gpu"])
 def test_committed_tables_match_committed_records(tmp_path, boards):
     records = boards / "records"

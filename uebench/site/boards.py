@@ -50,6 +50,13 @@ SETS = (
              "preset's), with random-roi and clean, 32/255, seeds 0-2. A sweep commits the "
              "records a seed at a time; this page shows those committed, and a cell with fewer "
              "than 3 seeds has no test."),
+    BoardSet("defenses", "Protocol 4, CPU: defenses", "leaderboards/defenses",
+             "brats-mni at the canary-v48 preset on 2 CPU cores: rem (the strongest method the "
+             "main board flags at 32/255 that the attacker boards do not cover), random-roi "
+             "and clean on unet at 32/255, seeds 0-2, undefended and under every defense (the "
+             "attacker's early-stop, pretrained, regrid and renormalise included). A sweep "
+             "commits the records a seed at a time; this page shows those committed, and a "
+             "cell with fewer than 3 seeds has no test."),
     BoardSet("attacker-canary", "The attacker's pipeline at canary", "leaderboards/attacker-canary",
              "Defenses (early-stop, pretrained, regrid, renormalise) and partial protection at "
              "canary, 32/255, unet, seeds 0-2."),
