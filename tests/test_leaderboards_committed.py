@@ -25,8 +25,9 @@ ARCHIVED = ROOT / "archive"
                                     ARCHIVED / "protocol-3" / "cpu",
                                     ARCHIVED / "protocol-2" / "cpu",
                                     ARCHIVED / "protocol-2" / "gpu"],
-                         ids=["methods", "transfer", "defenses", "attacker-canary", "attacker-quick",
-                              "protocol-3-cpu", "protocol-2-cpu", "protocol-2-gpu"])
+                         ids=["methods", "transfer", "defenses", "attacker-canary",
+                              "attacker-quick", "protocol-3-cpu", "protocol-2-cpu",
+                              "protocol-2-gpu"])
 def test_committed_tables_match_committed_records(tmp_path, boards):
     records = boards / "records"
     assert list(records.glob("*.json")), f"{records} holds no records"
