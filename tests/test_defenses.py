@@ -331,7 +331,7 @@ def test_pipeline_applies_data_defenses_and_hooks_training_ones(monkeypatch, tmp
     calls = []
 
     def fake_train(model, images, labels, preset, seed, device, desc, progress, batch_loss,
-                   validate, recipe, monitor, select_by):
+                   validate, recipe, monitor, select_by, lr):
         calls.append({"images": images, "hook": batch_loss, "validate": validate})
         return {"losses": [0.0], "test_dsc": {"every": 1, "epochs": [1], "values": [0.5]}}
 
