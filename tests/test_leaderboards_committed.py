@@ -1,10 +1,10 @@
 """The committed leaderboards must be exactly what the committed records render to: the
 protocol-4 methods board in leaderboards/, its transfer board in leaderboards/transfer/ and
-its defense board in leaderboards/defenses/, the
-attacker's-pipeline boards at canary and at quick in leaderboards/attacker-canary/ and
-leaderboards/attacker-quick/, the studies' boards (scale study, recipe walk, VoxShield's
-ablation) and the archived protocol-3 CPU board and protocol-2 CPU and GPU boards in
-leaderboards/archive/ (the current code still renders them byte for byte)."""
+its defense board in leaderboards/defenses/, the attacker's-pipeline boards at canary and at
+quick in leaderboards/attacker-canary/ and leaderboards/attacker-quick/, the studies' boards
+(scale study, recipe walk, VoxShield's ablation) and the archived protocol-3 CPU board and
+protocol-2 CPU and GPU boards in leaderboards/archive/ (the current code still renders them
+byte for byte)."""
 
 import importlib
 from pathlib import Path

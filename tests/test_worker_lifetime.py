@@ -2,6 +2,7 @@
 once left two workers training for half an hour on shared cores)."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -41,7 +42,7 @@ def alive(pid: int) -> bool:
         return handle.read().split(")")[-1].split()[0] != "Z"
 
 
-def worker_of_killed_driver(tmp_path, initializer: str) -> tuple[int, bool]:
+def worker_survives_its_killed_driver(tmp_path, initializer: str) -> bool:
     """Start a driver whose one worker sleeps in a stage, SIGKILL the driver, and say whether
     the worker is still alive 5 s later."""
     script, pid_file = tmp_path / "driver.py", tmp_path / "worker.pid"
@@ -59,20 +60,17 @@ def worker_of_killed_driver(tmp_path, initializer: str) -> tuple[int, bool]:
         time.sleep(0.2)
     survived = alive(worker)
     if survived:
-        os.kill(worker, 9)
-    return worker, survived
+        os.kill(worker, signal.SIGKILL)
+    return survived
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_local_sweep_worker_ends_with_its_killed_driver(tmp_path):
-    _, survived = worker_of_killed_driver(tmp_path, "init_local_worker")
-    assert not survived
+    assert not worker_survives_its_killed_driver(tmp_path, "init_local_worker")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_without_it_the_worker_outlives_its_driver(tmp_path):
     """The control: the plain initializer (a remote engine's) leaves the worker running, so
     the test above measures the parent-death signal, not the pool's own shutdown."""
-    _, survived = worker_of_killed_driver(tmp_path, "init_worker")
-    assert survived
-
+    assert worker_survives_its_killed_driver(tmp_path, "init_worker")

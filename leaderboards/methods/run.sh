@@ -7,8 +7,8 @@
 #    voxshield without its z-term, the one variant of VoxShield's ablation that fell below
 #    random-roi at 4/255, leaderboards/recipe/ablation);
 # 2. a seed at a time, the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every victim
-#    but vnet at 32/255, seeds 0-2) and the defense board at canary-v48 (every defense at 32/255, seeds 0-2, the
-#    undefended cells with them). Which methods transfer and face the defenses is the methods
+#    but vnet at 32/255, seeds 0-2) and the defense board at canary-v48 (every defense at
+#    32/255, seeds 0-2, the undefended cells with them). Which methods transfer and face the defenses is the methods
 #    board's answer at its ends: TRANSFER_METHODS and DEFENSE_METHODS (each "--method NAME
 #    ..."), no default; the script stops after step 1 until they are set (the defense board's
 #    method: the strongest that the attacker boards, which hold voxshield and em, do not cover);
