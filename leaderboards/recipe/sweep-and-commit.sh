@@ -1,8 +1,8 @@
 # Sourced by run.sh: one `uebench sweep` from a separate checkout
 # (SWEEP_TREE, at a commit, so that edits in this one do not mark its records dirty), then its
 # records copied into DEST and committed, so that a finished step outlives the machine's cache:
-# those of the step's methods and seeds (any, where the step names none), presets, victims
-# (VICTIMS, default "--victim unet") and defenses.
+# those of the step's methods, seeds and budgets (any, where the step names none), presets,
+# victims (VICTIMS, default "--victim unet") and defenses.
 # Workers per step: the number in WORKERS_FILE (default /work/recipe/workers), else 2, read
 # at each step, so a shared machine can give the sweep one core and later two.
 # Usage: sweep_and_commit "what the commit names" SWEEP-ARGS...
@@ -25,6 +25,7 @@ sweep_and_commit() {
   mkdir -p "$DEST" && "$TREE/.venv/bin/python" - "$O/records" "$DEST" \
     ${VICTIMS:---victim unet} "$@" <<'PY'
 import json, shutil, sys
+from fractions import Fraction
 from pathlib import Path
 source, dest, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
 def given(option, default):
@@ -33,11 +34,14 @@ presets, victims = given("--preset", {"quick"}), given("--victim", set())
 defenses = given("--defense", {"none"})
 methods = {m.split(":")[0] for m in given("--method", set())}
 seeds = {int(s) for s in given("--seed", set())}
+budgets = {float(Fraction(e)) for e in given("--eps", set())}
 for path in source.glob("*.json"):
     spec = json.loads(path.read_text())["spec"]
     if (spec["preset"] in presets and spec["victim"] in victims
             and spec["defense"] in defenses and (not methods or spec["method"] in methods)
-            and (not seeds or spec["seed"] in seeds) and not (dest / path.name).exists()):
+            and (not seeds or spec["seed"] in seeds)
+            and (not budgets or any(abs(spec["epsilon"] - b) < 1e-9 for b in budgets))
+            and not (dest / path.name).exists()):
         shutil.copy(path, dest / path.name)
 PY
   local rel=${DEST#"$MAIN"/} log=${SWEEP_LOG_COPY:-leaderboards/recipe/sweep-log.txt}
