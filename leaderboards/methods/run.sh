@@ -8,10 +8,11 @@
 #    random-roi at 4/255, leaderboards/recipe/ablation);
 # 2. a seed at a time, the transfer board at canary-v64 (SwinUNETR's 64^3 floor; every victim
 #    but vnet at 32/255, seeds 0-2) and the defense board at canary-v48 (every defense at
-#    32/255, seeds 0-2, the undefended cells with them). Which methods transfer and face the defenses is the methods
-#    board's answer at its ends: TRANSFER_METHODS and DEFENSE_METHODS (each "--method NAME
-#    ..."), no default; the script stops after step 1 until they are set (the defense board's
-#    method: the strongest that the attacker boards, which hold voxshield and em, do not cover);
+#    32/255, seeds 0-2, the undefended cells with them). Which methods transfer and face the
+#    defenses is the methods board's answer at its ends: TRANSFER_METHODS and DEFENSE_METHODS
+#    (each "--method NAME ..."), no default; the script stops after step 1 until they are set
+#    (the defense board's method: the strongest that the attacker boards, which hold voxshield
+#    and em, do not cover);
 # 3. the methods board's middle budget, 16/255, seeds 0-3 (8/255 cut for cost).
 # From a separate checkout (sweep-and-commit.sh), one torch thread per worker, resumable:
 # stages cached, recorded runs skipped.

@@ -25,8 +25,8 @@ sweep_and_commit() {
   mkdir -p "$DEST" && "$TREE/.venv/bin/python" - "$O/records" "$DEST" \
     ${VICTIMS:---victim unet} "$@" <<'PY'
 import json, shutil, sys
-from fractions import Fraction
 from pathlib import Path
+from uebench.cli import parse_epsilon
 source, dest, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
 def given(option, default):
     return {args[i + 1] for i, a in enumerate(args) if a == option} or default
@@ -34,13 +34,13 @@ presets, victims = given("--preset", {"quick"}), given("--victim", set())
 defenses = given("--defense", {"none"})
 methods = {m.split(":")[0] for m in given("--method", set())}
 seeds = {int(s) for s in given("--seed", set())}
-budgets = {float(Fraction(e)) for e in given("--eps", set())}
+budgets = {parse_epsilon(e) for e in given("--eps", set())}  # as the sweep parses them
 for path in source.glob("*.json"):
     spec = json.loads(path.read_text())["spec"]
     if (spec["preset"] in presets and spec["victim"] in victims
             and spec["defense"] in defenses and (not methods or spec["method"] in methods)
             and (not seeds or spec["seed"] in seeds)
-            and (not budgets or any(abs(spec["epsilon"] - b) < 1e-9 for b in budgets))
+            and (not budgets or spec["epsilon"] in budgets)
             and not (dest / path.name).exists()):
         shutil.copy(path, dest / path.name)
 PY
