@@ -50,13 +50,13 @@ if [ -z "$TRANSFER_METHODS" ] || [ -z "$DEFENSE_METHODS" ]; then
     "DEFENSE_METHODS from its answer (render it first) to run the other boards"
   exit 0
 fi
-for SEED in 0 1 2; do  # a seed of each board in turn, so that a stop leaves both begun
+for SEED in 0 1 2; do  # a seed of each board in turn (the short one first), so that a stop
+  DEST=$MAIN/leaderboards/defenses/records sweep_and_commit \
+    "the defense board at 32/255, seed $SEED" $DEFENSE_METHODS $CONTROLS $DEFENSES \
+    --seed "$SEED" --eps 32/255 --preset canary-v48  # leaves both begun
   DEST=$MAIN/leaderboards/transfer/records VICTIMS=$ALL_VICTIMS sweep_and_commit \
     "the transfer board at 32/255, seed $SEED" $TRANSFER_METHODS $CONTROLS --seed "$SEED" \
     --eps 32/255 --preset canary-v64
-  DEST=$MAIN/leaderboards/defenses/records sweep_and_commit \
-    "the defense board at 32/255, seed $SEED" $DEFENSE_METHODS $CONTROLS $DEFENSES \
-    --seed "$SEED" --eps 32/255 --preset canary-v48
 done
 for SEED in 0 1 2 3; do  # 16/255 only: 8/255 cut for cost (leaderboards/methods/README.md)
   DEST=$BOARD sweep_and_commit "the methods board at 16/255, seed $SEED" $METHODS \
