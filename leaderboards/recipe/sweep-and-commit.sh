@@ -22,28 +22,8 @@ sweep_and_commit() {
     --threads 1 ${VICTIMS:---victim unet} "$@")
   echo "rc=$?"
   # this step's records only (the sweeps share one output folder and cache)
-  mkdir -p "$DEST" && "$TREE/.venv/bin/python" - "$O/records" "$DEST" \
-    ${VICTIMS:---victim unet} "$@" <<'PY'
-import json, shutil, sys
-from pathlib import Path
-from uebench.cli import parse_epsilon
-source, dest, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-def given(option, default):
-    return {args[i + 1] for i, a in enumerate(args) if a == option} or default
-presets, victims = given("--preset", {"quick"}), given("--victim", set())
-defenses = given("--defense", {"none"})
-methods = {m.split(":")[0] for m in given("--method", set())}
-seeds = {int(s) for s in given("--seed", set())}
-budgets = {parse_epsilon(e) for e in given("--eps", set())}  # as the sweep parses them
-for path in source.glob("*.json"):
-    spec = json.loads(path.read_text())["spec"]
-    if (spec["preset"] in presets and spec["victim"] in victims
-            and spec["defense"] in defenses and (not methods or spec["method"] in methods)
-            and (not seeds or spec["seed"] in seeds)
-            and (not budgets or spec["epsilon"] in budgets)
-            and not (dest / path.name).exists()):
-        shutil.copy(path, dest / path.name)
-PY
+  (cd "$TREE" && .venv/bin/python -m benchmarks.step_records "$O/records" "$DEST" \
+    ${VICTIMS:---victim unet} "$@")
   local rel=${DEST#"$MAIN"/} log=${SWEEP_LOG_COPY:-leaderboards/recipe/sweep-log.txt}
   (cd "$MAIN" && git add "$rel") || return
   if git -C "$MAIN" diff --cached --quiet -- "$rel"; then
