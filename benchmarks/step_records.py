@@ -5,8 +5,9 @@ The records of the sweeps' output folder that the step's own ``uebench sweep`` a
 output folder and one cache.
 
 Used by ``leaderboards/recipe/sweep-and-commit.sh`` after each step; it parses the arguments as
-the sweep does (``--eps`` by the CLI's ``parse_epsilon``) and defaults as the sweep does
-(preset ``quick``, defense ``none``; no ``--method``, ``--seed`` or ``--eps``: any). A record
+the sweep does (``--eps`` by the CLI's ``parse_epsilon``) and takes the sweep's defaults for
+preset (``quick``) and defense (``none``); unlike the sweep, a step without ``--method``,
+``--seed`` or ``--eps`` selects any (every board step names its seeds and budgets). A record
 already in the destination is left as it is.
 
     python -m benchmarks.step_records SOURCE DEST [uebench sweep arguments ...]

@@ -50,10 +50,11 @@ if [ -z "$TRANSFER_METHODS" ] || [ -z "$DEFENSE_METHODS" ]; then
     "DEFENSE_METHODS from its answer (render it first) to run the other boards"
   exit 0
 fi
-for SEED in 0 1 2; do  # a seed of each board in turn (the short one first), so that a stop
+# a seed of each board in turn, the short one first, so that a stop leaves both begun
+for SEED in 0 1 2; do
   DEST=$MAIN/leaderboards/defenses/records sweep_and_commit \
     "the defense board at 32/255, seed $SEED" $DEFENSE_METHODS $CONTROLS $DEFENSES \
-    --seed "$SEED" --eps 32/255 --preset canary-v48  # leaves both begun
+    --seed "$SEED" --eps 32/255 --preset canary-v48
   DEST=$MAIN/leaderboards/transfer/records VICTIMS=$ALL_VICTIMS sweep_and_commit \
     "the transfer board at 32/255, seed $SEED" $TRANSFER_METHODS $CONTROLS --seed "$SEED" \
     --eps 32/255 --preset canary-v64
