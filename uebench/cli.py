@@ -8,7 +8,7 @@ import shutil
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from tabulate import tabulate
@@ -25,6 +25,9 @@ from uebench.contracts.params import (
 )
 from uebench.contracts.presets import get_preset
 from uebench.contracts.scaling import AXES, axis_presets
+
+if TYPE_CHECKING:
+    from uebench.runner.pipeline import RunSpec
 
 KINDS = {"methods": registry.methods, "victims": registry.victims,
          "datasets": registry.datasets, "defenses": registry.defenses,
@@ -219,8 +222,7 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, fractions, prese
     import torch
 
     from uebench.grid.executors import ExecutorError, execute_ray, execute_slurm
-    from uebench.grid.sweep import execute, pending, plan
-    from uebench.runner.defense_chain import at_fractions
+    from uebench.grid.sweep import execute, pending
     from uebench.runner.pipeline import resolve
     from uebench.runner.training import resolve_device
 
@@ -232,10 +234,8 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, fractions, prese
         raise click.UsageError("--slurm-folder and --slurm-param are for --executor slurm")
     try:
         presets = sweep_presets(presets, axes)
-        columns = at_fractions(defenses, fractions)
-        specs = [spec for preset in presets
-                 for spec in plan(methods or registry.methods.names(), victims, epsilons,
-                                  seeds, dataset, preset, columns)]
+        specs = sweep_grid(methods, victims, epsilons, seeds, dataset, defenses, fractions,
+                           presets)
         for spec in specs:
             resolve(spec)
         if executor == "local":
@@ -284,6 +284,29 @@ def sweep(methods, victims, epsilons, seeds, dataset, defenses, fractions, prese
     if failed:
         raise InputError(f"{len(failed)} of {len(todo)} runs failed:\n"
                          + "\n".join(f"{o.spec.run_id()}: {o.error}" for o in failed))
+
+
+def sweep_grid(methods: tuple[str, ...], victims: tuple[str, ...], epsilons: tuple[float, ...],
+               seeds: tuple[int, ...], dataset: str, defenses: tuple[str, ...],
+               fractions: tuple[float, ...], presets: list[str]) -> list[RunSpec]:
+    """The runs of a sweep with these options, preset by preset (every registered method when
+    ``methods`` is empty; each defense and protected fraction one more column)."""
+    from uebench.grid.sweep import plan
+    from uebench.runner.defense_chain import at_fractions
+
+    columns = at_fractions(defenses, fractions)
+    return [spec for preset in presets
+            for spec in plan(methods or registry.methods.names(), victims, epsilons, seeds,
+                             dataset, preset, columns)]
+
+
+def planned_runs(args: list[str]) -> list[RunSpec]:
+    """The runs that ``uebench sweep ARGS`` plans, its arguments parsed by the command itself
+    (its defaults included), so that a step's records can be told from the other steps'."""
+    options = sweep.make_context("sweep", list(args)).params
+    return sweep_grid(options["methods"], options["victims"], options["epsilons"],
+                      options["seeds"], options["dataset"], options["defenses"],
+                      options["fractions"], sweep_presets(options["presets"], options["axes"]))
 
 
 def sweep_presets(presets: tuple[str, ...], axes: tuple[str, ...]) -> list[str]:

@@ -1,8 +1,8 @@
 # Sourced by run.sh: one `uebench sweep` from a separate checkout
 # (SWEEP_TREE, at a commit, so that edits in this one do not mark its records dirty), then its
 # records copied into DEST and committed, so that a finished step outlives the machine's cache:
-# those of the step's methods, seeds and budgets (any, where the step names none), presets,
-# victims (VICTIMS, default "--victim unet") and defenses.
+# those of the runs that the step's own arguments plan (benchmarks/step_records.py), with its
+# victims (VICTIMS, default "--victim unet").
 # Workers per step: the number in WORKERS_FILE (default /work/recipe/workers), else 2, read
 # at each step, so a shared machine can give the sweep one core and later two.
 # Usage: sweep_and_commit "what the commit names" SWEEP-ARGS...
