@@ -22,6 +22,11 @@ def test_plan_is_victim_major_and_runs_l0_methods_once():
                         ("unet", 4 / 255, "ops", 0), ("unet", 4 / 255, "ops", 1)]
     assert ("unet", 8 / 255, "ops", 0) not in keys and ("unet", 8 / 255, "random", 1) in keys
     assert len(specs) == 2 * (2 * 2 + 2)
+    # whatever a sweep's budgets, the same L0 run: a later sweep at 16/255 finds its record
+    later = plan(["ops"], ["unet"], [16 / 255], [0], "spheres", "tiny")
+    assert [s.run_id() for s in later] == [s.run_id() for s in specs
+                                           if s.method == "ops" and s.victim == "unet"
+                                           and s.seed == 0]
 
 
 def test_sweep_runs_the_grid_then_resumes_without_rerunning(tmp_path):

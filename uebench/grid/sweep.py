@@ -9,9 +9,10 @@ that victim and seed), the protected-trained victim, and the record assembled fr
 ``PRIORITY``), so records land as the sweep goes; every stage is
 cached when it finishes and a run whose record is already in ``out/records`` is skipped, so an
 interrupted sweep picks up where it stopped. A method bounded in another norm than L-inf (such
-as OPS, L0) ignores eps and runs once, at the first eps. ``drive`` walks the stage graph on any
-engine that hands back futures: ``execute`` gives it local processes, ``uebench.grid.executors`` a
-Ray cluster or Slurm.
+as OPS, L0) ignores eps and runs once, recorded at ``DEFAULT_EPSILON`` whatever the sweep's
+budgets, so that a later sweep at other budgets finds its record instead of repeating it.
+``drive`` walks the stage graph on any engine that hands back futures: ``execute`` gives it
+local processes, ``uebench.grid.executors`` a Ray cluster or Slurm.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from uebench.contracts.params import method_schema, parse_assignments
 from uebench.contracts.presets import get_preset
 from uebench.grid.worker_lifetime import die_with_parent
 from uebench.runner.defense_chain import canonical_defense
-from uebench.runner.pipeline import Pipeline, RunSpec
+from uebench.runner.pipeline import DEFAULT_EPSILON, Pipeline, RunSpec
 from uebench.runner.stages import stage_id
 from uebench.runner.victim_spec import canonical_victim
 
@@ -50,10 +51,13 @@ def plan(methods: Iterable[str], victims: Iterable[str], epsilons: Iterable[floa
         for defense in defenses:
             for index, epsilon in enumerate(epsilons):
                 for method, params in parsed:
-                    if index > 0 and registry.methods.get(method).norm != "linf":
-                        continue
+                    budget = epsilon
+                    if registry.methods.get(method).norm != "linf":
+                        if index > 0:
+                            continue
+                        budget = DEFAULT_EPSILON
                     specs += [RunSpec(method=method, victim=victim, dataset=dataset,
-                                      defense=defense, epsilon=epsilon, seed=seed,
+                                      defense=defense, epsilon=budget, seed=seed,
                                       preset=preset, method_params=dict(params))
                               for seed in seeds]
     return specs

@@ -52,6 +52,10 @@ from uebench.runner.store import StageCache, default_cache_root, stable_hash, wr
 from uebench.runner.training import resolve_device, seed_everything, train_segmenter
 from uebench.runner.victim_spec import build_victim, victim_name
 
+# A run's L-inf budget unless it names one; also the one a method bounded in another norm
+# is recorded at, whatever the budgets of its sweep (it ignores eps).
+DEFAULT_EPSILON = 4 / 255
+
 
 @dataclass
 class RunSpec:
@@ -61,7 +65,7 @@ class RunSpec:
     victim: str
     dataset: str = "brats-mni"
     defense: str = NONE
-    epsilon: float = 4 / 255
+    epsilon: float = DEFAULT_EPSILON
     seed: int = 0
     preset: str = "quick"
     method_params: dict[str, Any] = field(default_factory=dict)
