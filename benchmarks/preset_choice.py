@@ -666,6 +666,35 @@ def swinunetr_at(table: pd.DataFrame, row: pd.Series) -> dict[str, float | str]:
             "seeds_run": run, "cell_h_run": run * per_seed / 3600}
 
 
+def board_measured(table: pd.DataFrame, board: pd.Series, n_text) -> str:
+    """What the board, run at the picked preset under another protocol, measured of its own
+    null cells: their paired SD against the one the pick was made with."""
+    rows = table[(table["preset"] == board["preset"]) & (table["victim"] == "unet")
+                 & (table["protocol"] != board["protocol"]) & table["paired_sd"].notna()]
+    return "".join(
+        f"The board itself (`{r['folder']}`, protocol {r['protocol']}, {r['clean_seeds']} "
+        f"seeds) measured its null cells' paired SD at {r['paired_sd']:.3f} (95 % range "
+        f"{r['paired_sd_lo']:.3f}-{r['paired_sd_hi']:.3f}, {r['paired_df']} df), "
+        + ("above" if r["paired_sd"] > board["paired_sd_hi"] else "within")
+        + f" the pick's range: {n_text(r)} for a difference of {DELTA}. "
+        for _, r in rows.iterrows())
+
+
+def swinunetr_measured(table: pd.DataFrame, row: pd.Series) -> str:
+    """Whether SwinUNETR passes the reference bar at ``row``'s preset: the clean-trained
+    SwinUNETRs the records hold there (the transfer board's), or that none is measured yet."""
+    measured = table[(table["preset"] == row["preset"]) & (table["victim"] == "swinunetr")]
+    if measured.empty:
+        return (f"Whether SwinUNETR passes the reference bar at {row['preset']} is not "
+                "measured: one clean-trained SwinUNETR seed there is the first check.")
+    found = "; ".join(
+        f"{r['clean_per_seed']} in `{r['folder']}`, "
+        + ("passing the reference bar on every seed" if r["weak_clean_seeds"] == 0
+           else f"below the reference bar on {r['weak_clean_seeds']} seed(s)")
+        for _, r in measured.iterrows())
+    return f"Measured since: its clean-trained SwinUNETR at {row['preset']} is {found}."
+
+
 TEST_NAMES = {stats.BOOTSTRAP: "bootstrap (protocol 3)", stats.T_TEST: "t-test (protocol 4)"}
 """Each board test's column prefix in the simulation's table."""
 
@@ -807,7 +836,7 @@ def readme(table: pd.DataFrame, pairs: pd.DataFrame, hosts: pd.DataFrame,
     ranked = (table[(table["victim"] == "unet") & table["board_h_run"].notna()]
               .sort_values("board_h_run"))
     usable_rows = ranked[(ranked["preset"] != board["preset"]) & (ranked["recipe"] == "uebench")
-                         & (ranked["weak_clean_seeds"] == 0)]
+                         & (ranked["weak_clean_seeds"] == 0) & ranked["paired_sd"].notna()]
     runners = usable_rows[usable_rows["protocol"] == board["protocol"]].head(3)
     other_protocol = usable_rows[usable_rows["protocol"] != board["protocol"]]
     own = more_test_cases(table, pairs, board, 2 * int(board["test_cases"]))
@@ -865,7 +894,7 @@ def readme(table: pd.DataFrame, pairs: pd.DataFrame, hosts: pd.DataFrame,
            f"against {', '.join(f'{v:.3f}' for v in runners['clean_mean'])}), so the most room "
            "above the 0.7 reference bar for a protection to show. "
            if board["clean_mean"] > runners["clean_mean"].max() else ". ")
-        + other_text
+        + other_text + board_measured(table, board, n_text)
         + f"The transfer board: **{transfer['preset']}**, the cheapest preset SwinUNETR takes "
         f"({transfer['volume']}^3; unet there: paired SD {transfer['paired_sd']:.3f}, "
         f"{transfer['seeds_t']} seeds, {transfer['board_h_run']:.1f} CPU-h for the unet board "
@@ -949,18 +978,18 @@ def readme(table: pd.DataFrame, pairs: pd.DataFrame, hosts: pd.DataFrame,
         f"SD ({swin['paired_sd']:.3f}, {swin['paired_df']} df) a transfer cell needs "
         f"{swin['seeds_run']} seeds, ~{swin['cell_h_run']:.1f} CPU-h (voxshield and "
         "random-roi protections, a clean, a protected and a random-roi SwinUNETR per seed). "
-        f"Whether SwinUNETR passes the reference bar at {transfer['preset']} is not measured: "
-        "one clean-trained SwinUNETR seed there is the first check.",
+        + swinunetr_measured(table, transfer),
         "",
         "## The SwinUNETR floor",
         "",
         f"`victims/monai_nets.py`: SwinUNETR has `min_size = {SWINUNETR_MIN_SIZE}` and "
         f"`size_multiple = {SWINUNETR_SIZE_MULTIPLE}` (design.md: feature size 12 fails at "
         "32^3); the cube's edge must be 64, 96, ... Of the candidates: "
-        + ", ".join(f"{r['preset']} ({r['volume']}^3)" for _, r in
-                    unet[unet["swinunetr_fits"]].iterrows())
+        + ", ".join(dict.fromkeys(f"{r['preset']} ({r['volume']}^3)" for _, r in
+                                  unet[unet["swinunetr_fits"]].iterrows()))
         + " take it; "
-        + ", ".join(f"{r['preset']}" for _, r in unet[~unet["swinunetr_fits"]].iterrows())
+        + ", ".join(dict.fromkeys(r["preset"] for _, r in
+                                  unet[~unet["swinunetr_fits"]].iterrows()))
         + " do not.",
         "",
         "## Hosts",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks import preset_choice as pc
@@ -173,3 +174,40 @@ def test_the_proxy_check_reads_single_seed_steps_that_ran(tmp_path):
     assert list(check["process CPU s"]) == [90]
     assert list(check["sweep wall s"]) == [60]
     assert list(check["proxy / CPU"]) == [0.5]
+
+
+def _rows(*rows: dict) -> pd.DataFrame:
+    """A preset-choice table of unet rows (the columns the texts read), one per ``rows``."""
+    return pd.DataFrame([{"victim": "unet", "folder": "records", "clean_seeds": 4,
+                          "paired_df": 15, "weak_clean_seeds": 0, **row} for row in rows])
+
+
+def test_board_measured_compares_the_board_with_the_pick():
+    pick = _rows(dict(preset="canary-v48", protocol=3, paired_sd=0.024, paired_sd_lo=0.014,
+                      paired_sd_hi=0.069)).iloc[0]
+
+    def text(sd):
+        table = _rows(dict(preset="canary-v48", protocol=4, paired_sd=sd, paired_sd_lo=sd / 2,
+                           paired_sd_hi=sd * 2),
+                      dict(preset="canary", protocol=4, paired_sd=0.5, paired_sd_lo=0.2,
+                           paired_sd_hi=0.9))
+        return pc.board_measured(table, pick, lambda r: f"n({r['paired_sd']})")
+
+    assert "paired SD at 0.047" in text(0.047)
+    assert "within the pick's range: n(0.047)" in text(0.047)
+    assert "above the pick's range" in text(0.08)
+    assert "0.500" not in text(0.047)  # another preset's row is not the board's
+    assert pc.board_measured(_rows(dict(preset="canary", protocol=4, paired_sd=0.1)), pick,
+                             str) == ""
+
+
+def test_swinunetr_measured_says_what_the_records_hold():
+    transfer = _rows(dict(preset="canary-v64"))
+    assert "not measured" in pc.swinunetr_measured(transfer, transfer.iloc[0])
+    held = _rows(dict(preset="canary-v64"),
+                 dict(preset="canary-v64", victim="swinunetr", folder="transfer/records",
+                      clean_per_seed="0.980 / 0.966", weak_clean_seeds=0))
+    assert "0.980 / 0.966 in `transfer/records`, passing" in pc.swinunetr_measured(
+        held, held.iloc[0])
+    held.loc[1, "weak_clean_seeds"] = 1
+    assert "below the reference bar on 1 seed(s)" in pc.swinunetr_measured(held, held.iloc[0])
