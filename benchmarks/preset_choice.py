@@ -43,6 +43,7 @@ import math
 import re
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -666,7 +667,8 @@ def swinunetr_at(table: pd.DataFrame, row: pd.Series) -> dict[str, float | str]:
             "seeds_run": run, "cell_h_run": run * per_seed / 3600}
 
 
-def board_measured(table: pd.DataFrame, board: pd.Series, n_text) -> str:
+def board_measured(table: pd.DataFrame, board: pd.Series,
+                   n_text: Callable[[pd.Series], str]) -> str:
     """What the board, run at the picked preset under another protocol, measured of its own
     null cells: their paired SD against the one the pick was made with."""
     rows = table[(table["preset"] == board["preset"]) & (table["victim"] == "unet")
